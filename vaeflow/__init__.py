@@ -4,5 +4,18 @@ Public names are re-exported here; see README.md for the tour.
 """
 
 from vaeflow.flows.spec import FlowSpec
+from vaeflow.flows.chain import flow_distribution, flow_stages, stage_distributions
+from vaeflow.render import density_grid, render_images
+from vaeflow.datasets import (
+    FlowDataset,
+    generate_dataset,
+    load_dataset,
+    make_tf_dataset,
+    save_dataset,
+    split_dataset,
+)
+from vaeflow.models import VAE, ModelConfig, load_model, save_model
+from vaeflow.devices import training_device
+from vaeflow.training import JobRunner, RunDir, TrainConfig, train
 
-__all__ = ["FlowSpec"]
+__all__ = ["FlowSpec", "render_images", "density_grid", "generate_dataset", "FlowDataset", "save_dataset", "load_dataset", "split_dataset", "make_tf_dataset", "flow_distribution", "flow_stages", "stage_distributions", "VAE", "ModelConfig", "load_model", "save_model", "TrainConfig", "train", "RunDir", "JobRunner", "training_device"]

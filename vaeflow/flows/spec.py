@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-_CMAPS = ("hot", "viridis", "magma", "inferno", "plasma", "gray")
+from vaeflow.colormaps import CMAPS as _CMAPS  # the maps the renderer can paint without matplotlib
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,26 @@
+"""The vaeflow explorer: `streamlit run explorer/app.py` from the repository root.
+
+This file only routes: it sets the page config and runs one of three pages. Explore opens
+first because it is useful at once on the shipped pretrained model.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+
+
+def main() -> None:
+    st.set_page_config(page_title="vaeflow explorer", page_icon="🔥", layout="wide")
+    pages = [
+        st.Page(PAGES_DIR / "dataset.py", title="Dataset", icon=":material/grid_view:"),
+        st.Page(PAGES_DIR / "train.py", title="Train", icon=":material/model_training:"),
+        st.Page(
+            PAGES_DIR / "explore.py", title="Explore", icon=":material/explore:", default=True
+        ),
+    ]
+    st.navigation(pages).run()
+
+
+main()

@@ -1,0 +1,156 @@
+"""Cached models, encodings and decodes for the Explore page.
+
+Models are `st.cache_resource` (one shared object per process, never copied); arrays are
+`st.cache_data` (hashed by their arguments, handed out as copies). Every cached function is
+keyed by a `ModelRef` (which model, and a fingerprint of its files) so a retrained run or newly
+shipped pretrained weights are picked up without restarting the server. All maths lives in
+`vaeflow.latent`; this module only decides what to keep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+import vaeflow
+from vaeflow import latent
+from vaeflow.models import PRETRAINED_DIR, load_model
+
+PRETRAINED = "pretrained (default)"
+# The held-out set every model is drawn on: rendered with the model's own FlowSpec, from a
+# seed no training run uses by default, so its points are images the model never saw.
+HELDOUT_SIZE = 2000
+HELDOUT_SEED = 90_210
+_MODEL_FILES = ("config.json", "weights.npz")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRef:
+    """Which model, and a fingerprint of its files (size and mtime) for cache keys.
+
+    Attributes:
+        name: `PRETRAINED` or a run name under the runs folder.
+        path: the model directory (`pretrained/` for the default) or run directory.
+        fingerprint: changes whenever the model's files change.
+    """
+
+    name: str
+    path: str
+    fingerprint: str
+
+
+def runs_dir() -> Path:
+    """The runs folder: `$VAEFLOW_RUNS_DIR`, else `<repository>/runs`."""
+    override = os.environ.get("VAEFLOW_RUNS_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "runs"
+
+
+def _fingerprint(model_dir: Path) -> str:
+    parts = []
+    for name in _MODEL_FILES:
+        path = model_dir / name
+        if path.is_file():
+            stat = path.stat()
+            parts.append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def model_refs() -> list[ModelRef]:
+    """The pretrained default first, then every run with a final model, newest first."""
+    refs = [ModelRef(PRETRAINED, str(PRETRAINED_DIR), _fingerprint(PRETRAINED_DIR))]
+    root = runs_dir()
+    if root.is_dir():
+        runs = [p.parent.parent for p in root.glob("*/model/config.json")]
+        runs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        refs += [ModelRef(p.name, str(p), _fingerprint(p / "model")) for p in runs]
+    return refs
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def get_model(ref: ModelRef):
+    """The VAE behind `ref` (`vaeflow.load_model`); ValueError if its files are unusable."""
+    return load_model(ref.path)
+
+
+def spec_for(ref: ModelRef) -> "vaeflow.FlowSpec":
+    """The FlowSpec the model was trained on: its run's dataset spec, else the default."""
+    if ref.name == PRETRAINED:
+        return vaeflow.FlowSpec()
+    try:
+        config = json.loads((Path(ref.path) / "config.json").read_text())
+        data = (config.get("train") or {}).get("data")
+        if data:
+            with np.load(data, allow_pickle=False) as npz:
+                return vaeflow.FlowSpec.from_dict(json.loads(str(npz["meta"][()]))["spec"])
+        if isinstance((config.get("train") or {}).get("spec"), dict):
+            return vaeflow.FlowSpec.from_dict(config["train"]["spec"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # a missing or foreign dataset file: fall back to the study's spec
+    return vaeflow.FlowSpec()
+
+
+@st.cache_data(max_entries=4, show_spinner="Rendering the held-out images…")
+def heldout_set(spec_json: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (n, S, S, 3), factors float32 (n, 2)) rendered with the given spec."""
+    dataset = vaeflow.generate_dataset(n, seed, vaeflow.FlowSpec.from_json(spec_json))
+    return np.asarray(dataset.images), np.asarray(dataset.factors)
+
+
+@st.cache_data(max_entries=8, show_spinner="Encoding the held-out images…")
+def heldout_means(ref: ModelRef, spec_json: str, n: int, seed: int) -> np.ndarray:
+    """Posterior means float32 (n, L) of the held-out set under the model."""
+    images, _ = heldout_set(spec_json, n, seed)
+    return latent.posterior_means(get_model(ref), images)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def reconstructions(ref: ModelRef, spec_json: str, n: int, seed: int, rows: tuple[int, ...]) -> np.ndarray:
+    """Decoded posterior means of held-out rows `rows`, uint8 (len(rows), S, S, 3)."""
+    means = heldout_means(ref, spec_json, n, seed)
+    return latent.decode_uint8(get_model(ref), means[list(rows)])
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def decode(ref: ModelRef, z: tuple[float, ...]) -> np.ndarray:
+    """The decoded mean image of one latent vector, uint8 (S, S, 3)."""
+    return latent.decode_uint8(get_model(ref), np.asarray(z, dtype=np.float32))[0]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def decode_path(ref: ModelRef, path: tuple[tuple[float, ...], ...]) -> np.ndarray:
+    """Decoded mean images of a batch of latent vectors, uint8 (T, S, S, 3), in one call."""
+    return latent.decode_uint8(get_model(ref), np.asarray(path, dtype=np.float32))
+
+
+@st.cache_data(max_entries=16, show_spinner="Decoding the manifold map…")
+def manifold_mosaic(
+    ref: ModelRef, x_range: tuple[float, float], y_range: tuple[float, float], n: int,
+    latent_dim: int, dims: tuple[int, int],
+) -> np.ndarray:
+    """An n×n mosaic uint8 (n·S, n·S, 3) of images decoded at the cell centres, one batch."""
+    from explorer.images import tile
+
+    centres = latent.cell_centres(x_range, y_range, n)
+    images = latent.decode_uint8(get_model(ref), latent.embed_plane(centres, latent_dim, dims))
+    return tile(images, n, pad=0)
+
+
+@st.cache_data(max_entries=8, show_spinner="Encoding iso-a and iso-θ sweeps…")
+def iso_curves(ref: ModelRef, spec_json: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(iso_a (n_a, T, L), iso_theta (n_θ, T, L), a_levels, theta_levels) for the model."""
+    spec = vaeflow.FlowSpec.from_json(spec_json)
+    sweeps = latent.iso_factor_sweeps(spec)
+    iso_a, iso_theta = latent.iso_curves(get_model(ref), spec, sweeps)
+    return iso_a, iso_theta, sweeps.a_levels, sweeps.theta_levels
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def prior_samples(ref: ModelRef, latent_dim: int, n: int, seed: int) -> np.ndarray:
+    """Decoded means of n draws z ~ N(0, I) with the given seed, uint8 (n, S, S, 3)."""
+    z = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+    return latent.decode_uint8(get_model(ref), z)

@@ -1,0 +1,140 @@
+"""The app's folder of datasets: list, save and validate `.npz` files under `data/`.
+
+File format and validation belong to `vaeflow` (`save_dataset`, `load_dataset`); this module
+only names files, keeps them inside the folder and describes them for the table.
+`VAEFLOW_DATA_DIR` overrides the folder (tests use it); the default is `data/` at the
+repository root, where the CLI writes too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import vaeflow
+from vaeflow.io import atomic_path
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def data_dir() -> Path:
+    """The datasets folder: `$VAEFLOW_DATA_DIR`, else `<repository>/data`."""
+    override = os.environ.get("VAEFLOW_DATA_DIR")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[1] / "data"
+
+
+def dataset_path(name: str, folder: Path | None = None) -> Path:
+    """`<folder>/<name>.npz` for a plain name (letters, digits, `_ . -`; at most 64).
+
+    A trailing `.npz` in `name` is accepted and not doubled.
+
+    Raises:
+        ValueError: naming `name` when it is empty, too long, or could leave the folder.
+    """
+    stem = name.strip()
+    if stem.lower().endswith(".npz"):
+        stem = stem[:-4]
+    if not _NAME.match(stem) or ".." in stem:
+        raise ValueError(
+            f"name must be 1-64 letters, digits, '_', '.' or '-' and start with a letter or "
+            f"digit, got {name!r}"
+        )
+    return (folder or data_dir()) / f"{stem}.npz"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """One row of the datasets table. `error` is set (and the rest empty) for a bad file."""
+
+    name: str
+    path: Path
+    n_images: int | None
+    megabytes: float
+    seed: int | None
+    spec: dict | None
+    error: str | None = None
+
+
+def describe(path: Path) -> DatasetInfo:
+    """Read a dataset's size, seed and spec without loading its images.
+
+    Never raises for a bad file: the problem goes into `DatasetInfo.error`.
+    """
+    path = Path(path)
+    megabytes = path.stat().st_size / 1e6
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            header = json.loads(str(npz["meta"][()]))
+            n_images = int(npz["factors"].shape[0])
+        spec = vaeflow.FlowSpec.from_dict(header["spec"]).to_dict()
+        return DatasetInfo(path.stem, path, n_images, megabytes, int(header["seed"]), spec)
+    except Exception as error:  # a foreign file in data/ must not break the table
+        return DatasetInfo(path.stem, path, None, megabytes, None, None, f"unreadable: {error}")
+
+
+def list_datasets(folder: Path | None = None) -> list[DatasetInfo]:
+    """Every `*.npz` in the folder, newest first (temporary files of a write are skipped)."""
+    folder = folder or data_dir()
+    if not folder.is_dir():
+        return []
+    paths = [p for p in folder.glob("*.npz") if not p.name.startswith(".")]
+    paths.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return [describe(p) for p in paths]
+
+
+def save(dataset: "vaeflow.FlowDataset", name: str, *, overwrite: bool = False,
+         folder: Path | None = None) -> Path:
+    """Save `dataset` as `<folder>/<name>.npz` (atomically, by `vaeflow.save_dataset`).
+
+    Raises:
+        ValueError: naming `name` if it is not a plain name, or if the file exists and
+            `overwrite` is False.
+    """
+    path = dataset_path(name, folder)
+    if path.exists() and not overwrite:
+        raise ValueError(f"name {path.stem!r} is taken: a dataset with that name exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vaeflow.save_dataset(dataset, path)
+    return path
+
+
+def load_upload(content: bytes) -> "vaeflow.FlowDataset":
+    """Validate uploaded bytes as a vaeflow dataset by loading them with `vaeflow.load_dataset`.
+
+    Raises:
+        ValueError: with a message for the user when the bytes are not a valid dataset
+            (foreign, truncated or corrupted); never another exception type.
+    """
+    with tempfile.TemporaryDirectory(prefix="vaeflow-upload-") as tmp:
+        path = Path(tmp) / "upload.npz"
+        path.write_bytes(content)
+        try:
+            return vaeflow.load_dataset(path)
+        except ValueError as error:  # the temporary path means nothing to the user
+            raise ValueError(str(error).replace(str(path), "the file")) from None
+        except Exception as error:  # load_dataset promises ValueError; be safe for the UI
+            raise ValueError(f"not a vaeflow dataset ({type(error).__name__}: {error})") from None
+
+
+def save_upload(content: bytes, name: str, *, overwrite: bool = False,
+                folder: Path | None = None) -> Path:
+    """Validate an upload (see `load_upload`) and store its bytes unchanged under `name`.
+
+    Raises:
+        ValueError: for an invalid file or name (see `load_upload`, `dataset_path`).
+    """
+    load_upload(content)
+    path = dataset_path(name, folder)
+    if path.exists() and not overwrite:
+        raise ValueError(f"name {path.stem!r} is taken: a dataset with that name exists")
+    with atomic_path(path, suffix=".npz") as tmp:
+        tmp.write_bytes(content)
+    return path

@@ -1,0 +1,182 @@
+"""Plotly figure of the latent map: encoded dataset, manifold map, iso-factor curves, a path.
+
+One builder, `latent_map_figure`, takes plain arrays (already computed by `vaeflow.latent`
+through the cached functions of `explorer.cache`) and returns a `go.Figure`; it does no maths
+beyond picking colours. Trace names are fixed (`selection.DATA_TRACE`, `selection.GRID_TRACE`,
+...) so a click's curve number can be looked up with `selection.trace_numbers`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from explorer.selection import DATA_TRACE, click_grid_trace
+
+COLOUR_BY = ("a", "θ", "none")
+# θ is an angle: θ_min and θ_max are the same image, so its colours must wrap around too.
+CYCLIC_SCALES = ("Twilight", "IceFire", "Phase")
+A_SCALE = "Viridis"
+PATH_TRACE = "path"
+ENDPOINTS_TRACE = "endpoints"
+ISO_A_TRACE = "iso-a"
+ISO_THETA_TRACE = "iso-θ"
+_ISO_A_COLOUR = "rgba(120, 220, 255, 0.9)"
+_ISO_THETA_COLOUR = "rgba(255, 150, 200, 0.9)"
+
+
+def latent_map_figure(
+    xy: np.ndarray,
+    factors: np.ndarray | None,
+    *,
+    x_range: Sequence[float],
+    y_range: Sequence[float],
+    colour_by: str = "θ",
+    cyclic_scale: str = "Twilight",
+    theta_range: Sequence[float] = (0.0, 2 * math.pi),
+    manifold: np.ndarray | None = None,
+    iso_a: np.ndarray | None = None,
+    iso_theta: np.ndarray | None = None,
+    path: np.ndarray | None = None,
+    endpoints: Mapping[str, Sequence[float]] | None = None,
+    grid_n: int = 80,
+    axis_titles: tuple[str, str] = ("z₁", "z₂"),
+    height: int = 560,
+) -> go.Figure:
+    """The clickable latent map.
+
+    Arguments:
+        xy: (N, 2) posterior means of the dataset on the plotted plane.
+        factors: (N, 2) true [a, θ] of each point (for colour and hover), or None.
+        x_range, y_range: the plotted rectangle; the click grid and manifold map span it.
+        colour_by: "a", "θ" (on `cyclic_scale`, wrapping at `theta_range`) or "none".
+        manifold: uint8 (H, W, 3) mosaic of decoded images laid over exactly the rectangle
+            (see `vaeflow.latent.cell_centres`), drawn behind the points; or None.
+        iso_a, iso_theta: (n_curves, n_steps, 2) encoded iso-factor sweeps, or None.
+        path: (T, 2) interpolation path, or None.
+        endpoints: label ("A", "B") -> (x, y) of interpolation endpoints set so far.
+        grid_n: side of the invisible click-catching grid.
+
+    Returns:
+        go.Figure whose traces are, in order: iso-a, iso-θ, path, endpoints (each only
+        when given), the dataset, and the click grid last.
+
+    Raises:
+        ValueError: naming `xy`, `factors`, `colour_by` or `cyclic_scale`.
+    """
+    xy = np.asarray(xy, dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"xy must be (N, 2), got shape {xy.shape}")
+    if factors is not None and np.shape(factors) != xy.shape:
+        raise ValueError(f"factors must be (N, 2) like xy, got shape {np.shape(factors)}")
+    if colour_by not in COLOUR_BY:
+        raise ValueError(f"colour_by must be one of {COLOUR_BY}, got {colour_by!r}")
+    if cyclic_scale not in CYCLIC_SCALES:
+        raise ValueError(f"cyclic_scale must be one of {CYCLIC_SCALES}, got {cyclic_scale!r}")
+    if colour_by != "none" and factors is None:
+        raise ValueError(f"factors are needed to colour by {colour_by}")
+
+    figure = go.Figure()
+    if iso_a is not None:
+        figure.add_trace(_curves_trace(iso_a, ISO_A_TRACE, _ISO_A_COLOUR, "dot"))
+    if iso_theta is not None:
+        figure.add_trace(_curves_trace(iso_theta, ISO_THETA_TRACE, _ISO_THETA_COLOUR, "dash"))
+    if path is not None:
+        path = np.asarray(path, dtype=np.float64)
+        figure.add_trace(
+            go.Scatter(
+                x=path[:, 0].tolist(), y=path[:, 1].tolist(), mode="lines", name=PATH_TRACE,
+                line=dict(color="#ffffff", width=3), hoverinfo="skip", showlegend=False,
+            )
+        )
+    if endpoints:
+        labels = list(endpoints)
+        figure.add_trace(
+            go.Scatter(
+                x=[float(endpoints[k][0]) for k in labels],
+                y=[float(endpoints[k][1]) for k in labels],
+                mode="markers+text", text=labels, textposition="top center",
+                textfont=dict(color="#ffffff", size=16), name=ENDPOINTS_TRACE,
+                marker=dict(size=13, color="#ff8c1a", line=dict(color="#ffffff", width=2)),
+                hoverinfo="skip", showlegend=False,
+            )
+        )
+    figure.add_trace(_dataset_trace(xy, factors, colour_by, cyclic_scale, theta_range))
+    figure.add_trace(click_grid_trace(x_range, y_range, grid_n))
+
+    if manifold is not None:
+        figure.add_layout_image(
+            source=Image.fromarray(np.asarray(manifold, dtype=np.uint8)),
+            xref="x", yref="y", x=float(x_range[0]), y=float(y_range[1]),
+            sizex=float(x_range[1] - x_range[0]), sizey=float(y_range[1] - y_range[0]),
+            sizing="stretch", layer="below", opacity=1.0,
+        )
+    figure.update_layout(
+        height=height,
+        margin=dict(l=50, r=10, t=10, b=40),
+        clickmode="event+select",
+        dragmode="pan",
+        hovermode="closest",
+        # Keep zoom and pan across reruns: the figure is rebuilt, the view is the user's.
+        uirevision="latent-map",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0),
+        plot_bgcolor="#0d0a09",
+    )
+    figure.update_xaxes(range=list(x_range), title=axis_titles[0], showgrid=False, zeroline=False)
+    figure.update_yaxes(range=list(y_range), title=axis_titles[1], showgrid=False, zeroline=False)
+    return figure
+
+
+def _dataset_trace(
+    xy: np.ndarray,
+    factors: np.ndarray | None,
+    colour_by: str,
+    cyclic_scale: str,
+    theta_range: Sequence[float],
+) -> go.Scattergl:
+    marker: dict = dict(size=6, line=dict(width=0.5, color="rgba(0,0,0,0.6)"))
+    if colour_by == "a":
+        marker.update(color=factors[:, 0].tolist(), colorscale=A_SCALE, showscale=True,
+                      colorbar=dict(title="a", thickness=12))
+    elif colour_by == "θ":
+        marker.update(color=factors[:, 1].tolist(), colorscale=cyclic_scale, showscale=True,
+                      cmin=float(theta_range[0]), cmax=float(theta_range[1]),
+                      colorbar=dict(title="θ", thickness=12))
+    else:
+        marker.update(color="rgba(255, 200, 120, 0.85)")
+    n = xy.shape[0]
+    # customdata as Python lists: the row travels back in the click payload.
+    if factors is not None:
+        customdata = np.column_stack([np.arange(n), np.round(factors, 3)]).tolist()
+        hovertemplate = "#%{customdata[0]}<br>a = %{customdata[1]:.2f}<br>θ = %{customdata[2]:.2f}<extra></extra>"
+    else:
+        customdata = np.arange(n)[:, None].tolist()
+        hovertemplate = "#%{customdata[0]}<extra></extra>"
+    xy = np.round(xy, 5)  # sub-pixel precision, a smaller JSON figure
+    return go.Scattergl(
+        x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode="markers", name=DATA_TRACE,
+        customdata=customdata, hovertemplate=hovertemplate, marker=marker, showlegend=False,
+        # A click selects one point; keep the others as they were instead of greying them out.
+        selected=dict(marker=dict(size=12, color="#ffffff")),
+        unselected=dict(marker=dict(opacity=1.0)),
+    )
+
+
+def _curves_trace(curves: np.ndarray, name: str, colour: str, dash: str) -> go.Scatter:
+    """Several polylines in one trace, separated by None gaps (one legend entry for all)."""
+    curves = np.asarray(curves, dtype=np.float64)
+    if curves.ndim != 3 or curves.shape[2] != 2:
+        raise ValueError(f"{name} curves must be (n_curves, n_steps, 2), got {curves.shape}")
+    xs: list = []
+    ys: list = []
+    for curve in curves:
+        xs += curve[:, 0].tolist() + [None]
+        ys += curve[:, 1].tolist() + [None]
+    return go.Scatter(
+        x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
+        line=dict(color=colour, width=1.5, dash=dash),
+    )

@@ -1,0 +1,185 @@
+"""Dataset page: design the flow, preview it live, inspect its stages, generate and manage datasets."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+import vaeflow
+from explorer import data_store
+from explorer.flow_plots import stage_figure, stage_views
+from explorer.shell import use_app_navigation
+from explorer.images import show_image_grid, to_png
+from explorer.widgets import flow_spec_ui, seed_ui
+
+PREVIEW_N = 24
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def preview(spec_json: str, seed: int, n: int = PREVIEW_N) -> tuple[np.ndarray, np.ndarray]:
+    """The first `n` images of the dataset that (spec, seed) describe, and their (a, θ)."""
+    dataset = vaeflow.generate_dataset(n, seed, vaeflow.FlowSpec.from_json(spec_json))
+    return dataset.images, dataset.factors
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def saved_rows(folder: str, listing: tuple) -> list[dict]:
+    """The saved-datasets table; `listing` (names, sizes, mtimes) is the cache key."""
+    del listing
+    rows = []
+    for info in data_store.list_datasets(Path(folder)):
+        spec = info.spec or {}
+        rows.append({
+            "name": info.name,
+            "images": info.n_images,
+            "MB": round(info.megabytes, 1),
+            "seed": info.seed,
+            "a ~ N(μ, σ²)": f"N({spec['a_mean']:g}, {spec['a_std']:g}²)" if spec else None,
+            "θ range (°)": (
+                f"[{math.degrees(spec['theta_min']):.0f}, {math.degrees(spec['theta_max']):.0f})"
+                if spec else None
+            ),
+            "tanh": spec.get("tanh"),
+            "σ base": spec.get("base_scale"),
+            "shift": str(spec.get("shift")) if spec else None,
+            "scale": str(spec.get("scale")) if spec else None,
+            "grid": spec.get("grid_size"),
+            "levels": spec.get("levels"),
+            "cmap": spec.get("cmap"),
+            "px": spec.get("image_size"),
+            "problem": info.error,
+        })
+    return rows
+
+
+def caption(a: float, theta: float) -> str:
+    return f"a={a:.2f}  θ={math.degrees(theta) % 360:.0f}°"
+
+
+def preview_ui(spec: "vaeflow.FlowSpec", seed: int) -> tuple[np.ndarray, np.ndarray]:
+    images, factors = preview(spec.to_json(), seed)
+    st.subheader("Preview")
+    st.caption(f"The first {PREVIEW_N} images of seed {seed}, each with its shear a and angle θ.")
+    show_image_grid(images, [caption(a, t) for a, t in factors], px=108)
+    return images, factors
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def inspected(spec_json: str, a: float, theta: float):
+    """The flow inspector's panels and the rendered image for one (a, θ)."""
+    spec = vaeflow.FlowSpec.from_json(spec_json)
+    image = vaeflow.render_images(np.array([a]), np.array([theta]), spec)[0]
+    return stage_figure(stage_views(a, theta, spec)), image
+
+
+def inspector_ui(spec: "vaeflow.FlowSpec", factors: np.ndarray) -> None:
+    st.subheader("Flow inspector")
+    st.caption("One image's flow, stage by stage: the same base points pushed through each "
+               "bijector (top) and the density after it (bottom).")
+    mode = st.radio("follow", ["a preview image", "a and θ by hand"], horizontal=True,
+                    key="inspect.mode", label_visibility="collapsed")
+    if mode == "a preview image":
+        index = st.selectbox(
+            "preview image", range(len(factors)), key="inspect.index",
+            format_func=lambda i: f"#{i + 1}: {caption(*factors[i])}",
+        )
+        a, theta = (float(v) for v in factors[index])
+    else:
+        c1, c2 = st.columns(2)
+        a = c1.slider("a", -10.0, 10.0, float(spec.a_mean), 0.05, key="inspect.a")
+        theta = math.radians(c2.slider("θ (°)", 0, 359, 30, 1, key="inspect.theta"))
+    figure, image = inspected(spec.to_json(), a, theta)
+    picture, panels = st.columns([1, 7])
+    picture.image(to_png(image, max(1, 180 // image.shape[0])), caption=caption(a, theta))
+    panels.plotly_chart(figure, key="inspect.figure", config={"displayModeBar": False})
+
+
+def generate_ui(spec: "vaeflow.FlowSpec", seed: int) -> None:
+    st.subheader("Generate a dataset")
+    with st.form("generate", border=True):
+        c1, c2 = st.columns(2)
+        n = c1.number_input("images N", 1, 200_000, 20_000, step=1000, key="generate.n")
+        name = c2.text_input("name", "flow", max_chars=64, key="generate.name",
+                             help="Saved as data/<name>.npz; letters, digits, '_', '.', '-'.")
+        overwrite = st.checkbox("replace a dataset with the same name", key="generate.overwrite")
+        submitted = st.form_submit_button("Generate dataset", type="primary")
+    if not submitted:
+        return
+    try:
+        path = data_store.dataset_path(name)
+        if path.exists() and not overwrite:
+            raise ValueError(f"name {path.stem!r} is taken: tick 'replace' or pick another name")
+    except ValueError as error:
+        st.error(str(error))
+        return
+    bar = st.progress(0.0, text="rendering…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(1, total)), text=f"rendered {done:,} / {total:,}")
+
+    dataset = vaeflow.generate_dataset(int(n), seed, spec, progress=progress)
+    data_store.save(dataset, name, overwrite=True)
+    bar.progress(1.0, text="done")
+    st.success(f"Saved {len(dataset.images):,} images to {path}")
+
+
+def saved_ui() -> None:
+    st.subheader("Saved datasets")
+    folder = data_store.data_dir()
+    listing = tuple(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.npz"))
+    ) if folder.is_dir() else ()
+    rows = saved_rows(str(folder), listing)
+    if not rows:
+        st.info(f"No datasets in {folder} yet: generate one above or upload one below.")
+        return
+    st.dataframe(rows, hide_index=True, key="saved.table")
+
+
+def upload_ui() -> None:
+    st.subheader("Upload a dataset")
+    uploaded = st.file_uploader("a vaeflow .npz dataset", type=["npz"], key="upload.file")
+    if uploaded is None:
+        return
+    content = uploaded.getvalue()
+    try:
+        dataset = data_store.load_upload(content)
+    except ValueError as error:
+        st.error(f"{uploaded.name} is not a usable vaeflow dataset: {error}")
+        return
+    st.success(
+        f"{uploaded.name}: {len(dataset.images):,} images of {dataset.images.shape[1]} px, "
+        f"seed {dataset.seed}."
+    )
+    name = st.text_input("save as", uploaded.name.removesuffix(".npz"), key="upload.name")
+    if st.button("Add to the saved datasets", key="upload.save"):
+        try:
+            path = data_store.save_upload(content, name)
+        except ValueError as error:
+            st.error(str(error))
+        else:
+            st.success(f"Saved to {path}")
+
+
+def main() -> None:
+    use_app_navigation()
+    st.title("Dataset")
+    controls, shown = st.columns([1, 2], gap="large")
+    with controls:
+        st.subheader("The flow")
+        spec = flow_spec_ui()
+        st.subheader("Seeds")
+        seed = seed_ui("seed of (a, θ)", "dataset.seed", 0,
+                       help="Draws each image's shear a and angle θ; same seed, same bytes.")
+    with shown:
+        _, factors = preview_ui(spec, seed)
+    inspector_ui(spec, factors)
+    generate_ui(spec, seed)
+    saved_ui()
+    upload_ui()
+
+
+main()

@@ -1,0 +1,330 @@
+"""Explore: the latent map of a trained VAE — click anywhere to decode, interpolate A → B.
+
+Three fragments keep every interaction local and cheap:
+
+* `latent_map_ui`, the Plotly map (about 10⁴ markers and a decoded mosaic: heavy to resend);
+* `decoded_view_ui`, the decode of the last click beside it;
+* `interpolation_ui`, the A → B path, its t slider, strip and exports.
+
+A click's callback stores the point and reruns only `decoded_view_ui` (`st.rerun([...])`
+from a callback replaces the default rerun), so the map is not rebuilt or resent per click;
+setting an endpoint also reruns the map (the path is drawn on it) and the interpolation.
+The maths is in `vaeflow.latent`, the caching in `explorer.cache`, the payload parsing in
+`explorer.selection`, the figure in `explorer.latent_plots`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+import streamlit as st
+
+from explorer import cache
+from explorer.animation import gif_bytes, strip_png
+from explorer.images import to_png
+from explorer.latent_plots import COLOUR_BY, CYCLIC_SCALES, latent_map_figure
+from explorer.selection import DATA_TRACE, GRID_TRACE, click_from_selection, trace_numbers
+from vaeflow import latent
+
+KEY = "explore_"  # session-state (and CSS class) prefix of this page
+MAP_FRAGMENT, VIEW_FRAGMENT, INTERP_FRAGMENT = "map", "view", "interp"
+VIEW_PX, SMALL_PX, FRAME_PX = 288, 144, 216
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What the fragments share: the model, its held-out set and how the map is drawn."""
+
+    ref: cache.ModelRef
+    spec_json: str
+    spec: object
+    images: np.ndarray  # uint8 (N, S, S, 3) held-out images
+    factors: np.ndarray  # float32 (N, 2) their true [a, θ]
+    means: np.ndarray  # float32 (N, L) posterior means
+    dims: tuple[int, int]
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.means.shape[1])
+
+    def z_of(self, point: dict) -> np.ndarray:
+        """A stored point -> its full latent vector (a dataset row's own mean, or the plane)."""
+        if point.get("index") is not None:
+            return self.means[int(point["index"])]
+        return latent.embed_plane(point["xy"], self.latent_dim, self.dims)
+
+    def point_of_row(self, row: int) -> dict:
+        return {"xy": tuple(float(v) for v in self.means[row, list(self.dims)]), "index": int(row)}
+
+
+def main() -> None:
+    st.title("Explore the latent space")
+    ctx = setup_ui()
+    if ctx is None:
+        return
+    if ctx.latent_dim < 2:
+        st.warning("This model has a 1-D latent space; the map needs at least 2 dimensions.")
+    else:
+        left, right = st.columns([3, 2], gap="medium")
+        with left:
+            latent_map_ui(ctx)
+        with right:
+            decoded_view_ui(ctx)
+        st.divider()
+        interpolation_ui(ctx)
+    st.divider()
+    left, right = st.columns(2)
+    with left:
+        prior_samples_ui(ctx)
+    with right:
+        reconstruction_grid_ui(ctx)
+
+
+def setup_ui() -> Context | None:
+    """Model and map settings (a change reruns the page); returns None when no model loads."""
+    refs = cache.model_refs()
+    by_name = {ref.name: ref for ref in refs}
+    cols = st.columns([2, 1, 1, 1, 1])
+    name = cols[0].selectbox(
+        "Model", list(by_name), key=KEY + "model",
+        help="The shipped pretrained default, or any training run that finished with a model.",
+    )
+    cols[1].selectbox("Colour by", COLOUR_BY, index=1, key=KEY + "colour_by",
+                      help="The true factor of each image; θ on a cyclic colour scale.")
+    cols[2].selectbox("Cyclic scale", CYCLIC_SCALES, key=KEY + "cyclic_scale")
+    cols[3].toggle("Manifold map", value=True, key=KEY + "manifold",
+                   help="Images decoded on a grid, drawn behind the points (one batch).")
+    cols[4].toggle("Iso-a / iso-θ curves", value=False, key=KEY + "iso",
+                   help="Encoded sweeps of one true factor with the other held fixed.")
+    ref = by_name[name]
+    try:
+        cache.get_model(ref)
+        spec = cache.spec_for(ref)
+        spec_json = spec.to_json()
+        images, factors = cache.heldout_set(spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
+        means = cache.heldout_means(ref, spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
+    except ValueError as error:
+        st.error(f"Cannot use model {name!r}: {error}")
+        return None
+
+    latent_dim = means.shape[1]
+    dims = (0, 1)
+    if latent_dim > 2:
+        axes = [f"z{i + 1}" for i in range(latent_dim)]
+        c1, c2, _ = st.columns([1, 1, 3])
+        x_axis = c1.selectbox("x axis", axes, index=0, key=KEY + "x_axis")
+        y_axis = c2.selectbox("y axis", axes, index=1, key=KEY + "y_axis")
+        if x_axis == y_axis:
+            st.warning("Pick two different latent axes.")
+            return None
+        dims = (axes.index(x_axis), axes.index(y_axis))
+        st.caption("The other latent coordinates are held at 0 (the prior mean) for decoding.")
+    x_range = y_range = (-3.0, 3.0)
+    if latent_dim >= 2:
+        # At least ±2 around the cloud's centre: room to click beyond what the encoder uses.
+        x_range, y_range = latent.plot_ranges(means[:, list(dims)], min_half_width=2.0)
+
+    # A different model (or retrained files) invalidates the points picked on the old map.
+    identity = (ref, dims)
+    if st.session_state.get(KEY + "identity") != identity:
+        st.session_state[KEY + "identity"] = identity
+        for k in ("view", "A", "B"):
+            st.session_state.pop(KEY + k, None)
+    ctx = Context(ref, spec_json, spec, images, factors, means, dims, x_range, y_range)
+    if latent_dim >= 2:
+        st.session_state.setdefault(KEY + "A", ctx.point_of_row(int(np.argmin(factors[:, 1]))))
+        st.session_state.setdefault(KEY + "B", ctx.point_of_row(int(np.argmax(factors[:, 1]))))
+    return ctx
+
+
+def _on_map_click(ctx: Context, data_curve: int | None, grid_curve: int | None) -> None:
+    """Selection callback: store the clicked point; an endpoint also redraws the path."""
+    import time as _t; print("CALLBACK", _t.perf_counter(), flush=True)
+    click = click_from_selection(
+        st.session_state.get(KEY + "map"), data_curve=data_curve, grid_curve=grid_curve,
+        n_points=len(ctx.means),
+    )
+    if click is None:  # a second click on a selected point deselects it: keep what was shown
+        return
+    point = {"xy": click.xy, "index": click.index}
+    st.session_state[KEY + "view"] = point
+    target = st.session_state.get(KEY + "click_sets", "view")
+    if target in ("A", "B"):
+        st.session_state[KEY + target] = point
+        st.rerun([MAP_FRAGMENT, VIEW_FRAGMENT, INTERP_FRAGMENT])
+    # Only the decoded view changes: the map stays in the browser untouched.
+    st.rerun([VIEW_FRAGMENT])
+
+
+def _describe(ctx: Context, point: dict) -> str:
+    z = ctx.z_of(point)
+    coords = ", ".join(f"{v:+.2f}" for v in z)
+    if point.get("index") is None:
+        return f"z = ({coords})"
+    a, theta = ctx.factors[int(point["index"])]
+    return f"#{point['index']} (a = {a:.2f}, θ = {theta:.2f}) · z = ({coords})"
+
+
+def _figure(ctx: Context, path: np.ndarray | None):
+    colour_by = st.session_state.get(KEY + "colour_by", "θ")
+    manifold = None
+    if st.session_state.get(KEY + "manifold", True):
+        manifold = cache.manifold_mosaic(ctx.ref, ctx.x_range, ctx.y_range, 15, ctx.latent_dim, ctx.dims)
+    iso_a = iso_theta = None
+    if st.session_state.get(KEY + "iso", False):
+        try:
+            iso_a_full, iso_theta_full, _, _ = cache.iso_curves(ctx.ref, ctx.spec_json)
+            iso_a, iso_theta = iso_a_full[..., list(ctx.dims)], iso_theta_full[..., list(ctx.dims)]
+        except ValueError as error:
+            st.warning(f"Iso-factor curves unavailable: {error}")
+    endpoints = {k: st.session_state[KEY + k]["xy"] for k in ("A", "B") if KEY + k in st.session_state}
+    x_name, y_name = (f"z{d + 1}" for d in ctx.dims)
+    return latent_map_figure(
+        ctx.means[:, list(ctx.dims)], ctx.factors, x_range=ctx.x_range, y_range=ctx.y_range,
+        colour_by=colour_by, cyclic_scale=st.session_state.get(KEY + "cyclic_scale", "Twilight"),
+        theta_range=(ctx.spec.theta_min, ctx.spec.theta_max), manifold=manifold,
+        iso_a=iso_a, iso_theta=iso_theta, path=path, endpoints=endpoints,
+        axis_titles=(x_name, y_name),
+    )
+
+
+def _path(ctx: Context, n: int) -> np.ndarray | None:
+    if KEY + "A" not in st.session_state or KEY + "B" not in st.session_state:
+        return None
+    z_a = ctx.z_of(st.session_state[KEY + "A"])
+    z_b = ctx.z_of(st.session_state[KEY + "B"])
+    return latent.interpolation_path(z_a, z_b, n, st.session_state.get(KEY + "method", "linear"))
+
+
+@st.fragment(key=MAP_FRAGMENT)
+def latent_map_ui(ctx: Context) -> None:
+    """The clickable map: dataset, manifold map, iso-curves, the A → B path."""
+    print("MAPRUN", flush=True)
+    path = _path(ctx, 64)
+    figure = _figure(ctx, None if path is None else path[:, list(ctx.dims)])
+    numbers = trace_numbers(figure)
+    st.plotly_chart(
+        figure, key=KEY + "map", on_select=functools.partial(
+            _on_map_click, ctx, numbers.get(DATA_TRACE), numbers.get(GRID_TRACE)),
+        selection_mode=("points",), config={"displaylogo": False, "scrollZoom": True},
+    )
+    st.caption("Click a point or anywhere on the map to decode it. Drag to pan, scroll to zoom.")
+
+
+@st.fragment(key=VIEW_FRAGMENT)
+def decoded_view_ui(ctx: Context) -> None:
+    """The decode of the last click, large; its true image, reconstruction, nearest true image."""
+    import time as _t; _t0 = _t.perf_counter()
+    st.radio(
+        "A click on the map sets", ["view", "A", "B"], horizontal=True, key=KEY + "click_sets",
+        help="view: decode the clicked point. A / B: also make it an interpolation endpoint.",
+    )
+    point = st.session_state.get(KEY + "view") or {"xy": (0.0, 0.0), "index": None}
+    z = ctx.z_of(point)
+    decoded = cache.decode(ctx.ref, tuple(float(v) for v in z))
+    with st.container(key="decoded_view"):
+        st.image(to_png(decoded, VIEW_PX // decoded.shape[0]),
+                 caption="decoded " + ("prior mean " if KEY + "view" not in st.session_state else "")
+                 + _describe(ctx, point))
+    nearest, distance = latent.nearest_index(ctx.means, z)
+    cols = st.columns(3 if point.get("index") is not None else 2)
+    if point.get("index") is not None:
+        row = int(point["index"])
+        recon = cache.reconstructions(ctx.ref, ctx.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED, (row,))[0]
+        cols[0].image(to_png(ctx.images[row], SMALL_PX // 36), caption=f"true image #{row}")
+        cols[1].image(to_png(recon, SMALL_PX // 36), caption="its reconstruction")
+    a, theta = ctx.factors[int(nearest)]
+    cols[-1].image(
+        to_png(ctx.images[int(nearest)], SMALL_PX // 36),
+        caption=f"nearest true image #{int(nearest)}: a = {a:.2f}, θ = {theta:.2f}, |Δz| = {float(distance):.2f}",
+    )
+    print("VIEWTIME", _t.perf_counter() - _t0, flush=True)
+
+
+def _set_endpoint_from_row(ctx: Context, label: str) -> None:
+    row = int(st.session_state[KEY + f"row_{label}"])
+    st.session_state[KEY + label] = ctx.point_of_row(row)
+    st.rerun([MAP_FRAGMENT, INTERP_FRAGMENT])
+
+
+def _redraw_path() -> None:
+    st.rerun([MAP_FRAGMENT, INTERP_FRAGMENT])
+
+
+@st.fragment(key=INTERP_FRAGMENT)
+def interpolation_ui(ctx: Context) -> None:
+    """Endpoints A and B, the method, a t slider with its decoded frame, a strip, exports."""
+    st.subheader("Interpolation")
+    n_rows = len(ctx.means)
+    c_a, c_b, c_method, c_frames = st.columns([1, 1, 1, 1])
+    for label, col in (("A", c_a), ("B", c_b)):
+        point = st.session_state[KEY + label]
+        col.number_input(
+            f"{label} = dataset #", min_value=0, max_value=n_rows - 1, step=1,
+            value=int(point["index"]) if point.get("index") is not None else 0,
+            key=KEY + f"row_{label}", on_change=_set_endpoint_from_row, args=(ctx, label),
+        )
+        col.caption(f"{label}: " + _describe(ctx, point))
+    c_method.radio("Path", ["linear", "spherical"], key=KEY + "method", horizontal=True,
+                   on_change=_redraw_path,
+                   help="spherical (slerp) turns around the origin instead of cutting across.")
+    n_frames = c_frames.slider("Frames in the strip", 4, 24, 10, key=KEY + "n_frames")
+
+    path = _path(ctx, n_frames)
+    frames = cache.decode_path(ctx.ref, tuple(tuple(float(v) for v in z) for z in path))
+    left, right = st.columns([1, 2], gap="medium")
+    with left:
+        t = st.slider("t", 0.0, 1.0, 0.5, 0.01, key=KEY + "t")
+        playing = st.toggle("▶ Play", key=KEY + "play", help="Loop A → B → A as an animation.")
+        with st.container(key="interp_frame"):
+            if playing:
+                st.image(gif_bytes(frames, factor=FRAME_PX // 36), caption="A → B → A")
+            else:
+                z_t = latent.interpolate(path[0], path[-1], t, st.session_state.get(KEY + "method", "linear"))
+                frame = cache.decode(ctx.ref, tuple(float(v) for v in z_t))
+                st.image(to_png(frame, FRAME_PX // 36),
+                         caption=f"t = {t:.2f} · z = ({', '.join(f'{v:+.2f}' for v in z_t)})")
+    with right:
+        st.image(strip_png(frames, factor=2), caption=f"{n_frames} frames from A (left) to B (right)")
+        d1, d2 = st.columns(2)
+        # Files are encoded only when a button is clicked (deferred data), not on every rerun.
+        d1.download_button("Download GIF", functools.partial(gif_bytes, frames, factor=4),
+                           "interpolation.gif", mime="image/gif", key=KEY + "gif", on_click="ignore")
+        d2.download_button("Download PNG strip", functools.partial(strip_png, frames, factor=4),
+                           "interpolation.png", mime="image/png", key=KEY + "png", on_click="ignore")
+
+
+@st.fragment
+def prior_samples_ui(ctx: Context) -> None:
+    st.subheader("Samples from the prior")
+    c1, c2 = st.columns(2)
+    n = c1.slider("How many", 4, 48, 16, 4, key=KEY + "prior_n")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key=KEY + "prior_seed")
+    samples = cache.prior_samples(ctx.ref, ctx.latent_dim, n, int(seed))
+    st.image(to_png(_tile(samples, 8), 3), caption=f"{n} decodes of z ~ N(0, I), seed {seed}")
+
+
+@st.fragment
+def reconstruction_grid_ui(ctx: Context) -> None:
+    st.subheader("Reconstructions")
+    c1, c2 = st.columns(2)
+    n = c1.slider("How many", 4, 32, 8, 4, key=KEY + "recon_n")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key=KEY + "recon_seed")
+    rows = tuple(int(r) for r in np.random.default_rng(int(seed)).choice(len(ctx.images), n, replace=False))
+    recon = cache.reconstructions(ctx.ref, ctx.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED, rows)
+    pairs = np.concatenate([ctx.images[list(rows)], recon], axis=0)
+    st.image(to_png(_tile(pairs, n), 3),
+             caption=f"top: {n} held-out images · bottom: their reconstructions (decoded posterior means)")
+
+
+def _tile(images: np.ndarray, n_cols: int) -> np.ndarray:
+    from explorer.images import tile
+
+    return tile(images, n_cols, pad=2)
+
+
+main()

@@ -1,0 +1,166 @@
+"""Train page: pick data and hyperparameters, start a background run, watch its ELBO live, compare.
+
+Training never happens in this process: `JobRunner` launches `python -m vaeflow train` and
+everything shown is read back from the run directories, so a reload or a second tab sees the
+same runs. The live panel is a fragment that reruns on a timer, not the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import vaeflow
+from vaeflow.training import RunInProgressError
+from explorer import data_store, runs_view
+from explorer.shell import use_app_navigation
+from explorer.training_plots import elbo_figure, overlay_figure, progress
+from explorer.widgets import STREAM, train_config_ui
+
+LIVE_SECONDS = 1.5
+TABLE_SECONDS = 4.0
+OVERLAY_METRICS = ("val_loss", "val_reconstruction", "val_kl", "loss", "reconstruction", "kl")
+
+
+@st.cache_resource
+def runner(root: str) -> "vaeflow.JobRunner":
+    """One runner per runs folder for the server's life: it reaps the processes it started."""
+    return vaeflow.JobRunner(root)
+
+
+@st.cache_resource
+def device() -> str:
+    return vaeflow.training_device()
+
+
+def data_choices() -> list[tuple[str, str]]:
+    """Saved 36-px datasets as (label, path), then the stream of fresh images."""
+    choices = []
+    for info in data_store.list_datasets():
+        if info.error is None and (info.spec or {}).get("image_size") == 36:
+            choices.append((f"{info.name} ({info.n_images:,} images)", str(info.path)))
+    choices.append(("fresh images every epoch (stream)", STREAM))
+    return choices
+
+
+def flash(kind: str, text: str) -> None:
+    st.session_state["train.flash"] = (kind, text)
+
+
+def start_run(root: str, name: str, config, model_config, data: str) -> None:
+    """Start button callback: launch the run, or say why not."""
+    try:
+        run = runner(root).start(name, config, data=data, model_config=model_config)
+    except RunInProgressError as error:
+        flash("warning", f"A run is already going: {error}")
+    except ValueError as error:
+        flash("error", str(error))
+    else:
+        flash("success", f"Started {run.name}: training in the background.")
+        st.session_state["train.watch"] = run.name
+        st.session_state["train.name"] = runs_view.new_run_name()
+
+
+def controls_ui(root: str) -> None:
+    st.markdown(f"Training runs on **{device()}**.")
+    config, model_config, data = train_config_ui(data_choices())
+    if "train.name" not in st.session_state:
+        st.session_state["train.name"] = runs_view.new_run_name()
+    name = st.text_input("run name", key="train.name", max_chars=64)
+    st.button("Start", type="primary", key="train.start", on_click=start_run,
+              args=(root, name, config, model_config, data), icon=":material/play_arrow:")
+    message = st.session_state.pop("train.flash", None)
+    if message:
+        getattr(st, message[0])(message[1])
+
+
+def watched_run(root: str, names: list[str]) -> str | None:
+    """The run the live panel follows: the one training now, else the user's pick or newest."""
+    active = runner(root).active_run()
+    if active:
+        return active
+    picked = st.session_state.get("train.watch")
+    return picked if picked in names else (names[0] if names else None)
+
+
+@st.fragment(run_every=LIVE_SECONDS)
+def live_ui(root: str) -> None:
+    jobs = runner(root)
+    summaries = jobs.list_runs()
+    names = [s.name for s in summaries]
+    name = watched_run(root, names)
+    if name is None:
+        st.info("No runs yet: pick the data and the hyperparameters, then press Start.")
+        return
+    summary = next(s for s in summaries if s.name == name)
+    records = jobs.read_metrics(name)
+    config = jobs.run_dir(name).read_config().get("train", {})
+    epochs = int(config.get("epochs", 1))
+    data_path = Path(config["data"]) if config.get("data") else None
+    n_images = data_store.describe(data_path).n_images if data_path and data_path.exists() else None
+    where = progress(records, epochs, runs_view.steps_per_epoch_estimate(config, n_images))
+
+    st.subheader(f"{name}  ·  {runs_view.STATE_ICONS.get(summary.state, summary.state)}")
+    c = st.columns(5)
+    c[0].metric("epoch", f"{where['epoch'] or 0} / {epochs}")
+    c[1].metric("step", where["step"] if where["step"] is not None else "–")
+    c[2].metric("images / s", f"{where['images_per_s']:,.0f}" if where["images_per_s"] else "–")
+    c[3].metric("elapsed", runs_view.duration_text(summary.duration_s))
+    c[4].metric("ETA", runs_view.duration_text(where["eta_s"]) if summary.state == "running" else "–")
+    if summary.state == "running" and where["fraction"] is not None:
+        st.progress(where["fraction"])
+    if summary.state == "running":
+        if st.button("Stop", key="train.stop", icon=":material/stop:",
+                     help="Finish the current step, save a checkpoint and the model, then stop."):
+            with st.spinner("stopping: saving a checkpoint…"):
+                status = jobs.stop(name)
+            st.toast(f"{name}: {status.get('state')}")
+    if summary.state == "failed":
+        st.error(f"{name} failed: {summary.error}")
+        st.code(jobs.run_dir(name).log_tail(20) or "(log.txt is empty)", language=None)
+    if records:
+        st.plotly_chart(elbo_figure(records), key="train.live_figure",
+                        config={"displayModeBar": False})
+    elif summary.state == "running":
+        st.caption("Waiting for the first metrics (TensorFlow starts and builds the model)…")
+
+
+@st.fragment(run_every=TABLE_SECONDS)
+def runs_ui(root: str) -> None:
+    jobs = runner(root)
+    summaries = jobs.list_runs()
+    if not summaries:
+        return
+    st.subheader("Runs")
+    metrics = {s.name: jobs.read_metrics(s.name) for s in summaries}
+    rows = [runs_view.table_row(s, metrics[s.name]) for s in summaries]
+    st.dataframe(rows, hide_index=True, key="train.runs_table")
+    c1, c2 = st.columns([3, 1])
+    names = [s.name for s in summaries]
+    chosen = c1.multiselect("compare runs", names, default=names[: min(3, len(names))],
+                            key="train.compare")
+    metric = c2.selectbox("curve", OVERLAY_METRICS, key="train.compare_metric")
+    if chosen:
+        st.plotly_chart(overlay_figure({n: metrics[n] for n in chosen}, metric),
+                        key="train.overlay", config={"displayModeBar": False})
+    watch = st.selectbox("follow a run in the live panel", names, key="train.watch_pick",
+                         index=names.index(st.session_state.get("train.watch", names[0]))
+                         if st.session_state.get("train.watch") in names else 0)
+    if watch != st.session_state.get("train.watch"):
+        st.session_state["train.watch"] = watch
+
+
+def main() -> None:
+    use_app_navigation()
+    st.title("Train")
+    root = str(runs_view.runs_dir())
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        controls_ui(root)
+    with right:
+        live_ui(root)
+    runs_ui(root)
+
+
+main()

@@ -1,0 +1,78 @@
+"""What the Train page shows about runs, read from disk: the runs folder, table rows, ETA inputs.
+
+The run directories are the only state (so a reload or a second tab finds the same runs);
+`JobRunner` reads them, these functions turn what it returns into rows and numbers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from explorer.training_plots import best_val_elbo
+
+STATE_ICONS = {"running": "🟠 running", "done": "🟢 done", "stopped": "⚪ stopped",
+               "failed": "🔴 failed", None: "… starting"}
+
+
+def runs_dir() -> Path:
+    """The runs folder: `$VAEFLOW_RUNS_DIR`, else `<repository>/runs` (where the CLI writes)."""
+    override = os.environ.get("VAEFLOW_RUNS_DIR")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[1] / "runs"
+
+
+def new_run_name(now: float | None = None) -> str:
+    """A fresh, safe, sortable run name such as ``run-20261126-071502``."""
+    stamp = datetime.datetime.fromtimestamp(now if now is not None else time.time())
+    return stamp.strftime("run-%Y%m%d-%H%M%S")
+
+
+def duration_text(seconds: float | None) -> str:
+    """``"1 h 02 min"``, ``"3 min 05 s"`` or ``"12 s"``; ``"–"`` when unknown."""
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def table_row(summary: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One row of the runs table from a `vaeflow.training.RunSummary` and its metrics."""
+    elbo = best_val_elbo(records)
+    dataset = summary.dataset
+    return {
+        "run": summary.name,
+        "status": STATE_ICONS.get(summary.state, str(summary.state)),
+        "best val ELBO": None if elbo is None else round(elbo, 2),
+        "epoch": summary.epoch,
+        "step": summary.step,
+        "duration": duration_text(summary.duration_s),
+        "dataset": Path(dataset).stem if dataset and dataset != "stream" else dataset,
+        **summary.hyperparameters,
+    }
+
+
+def steps_per_epoch_estimate(train_config: Mapping[str, Any], n_images: int | None) -> int | None:
+    """Optimizer steps in one epoch, from a run's saved train config and its dataset size.
+
+    The trainer's own figure (from the first finished epoch) replaces this once it exists.
+    """
+    batch = train_config.get("batch_size") or 0
+    if batch < 1:
+        return None
+    if train_config.get("stream"):
+        return max(1, int(train_config.get("stream_epoch_size", 0)) // batch)
+    if not n_images:
+        return None
+    n_train = n_images - int(round(n_images * float(train_config.get("val_fraction", 0.1))))
+    return max(1, n_train // batch)

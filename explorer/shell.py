@@ -1,0 +1,22 @@
+"""What every page file needs from the app shell (`explorer/app.py`).
+
+Streamlit keeps a legacy mode for apps with a ``pages/`` folder beside the entrypoint: until
+some session has run ``st.navigation``, a deep link such as ``/train`` on a fresh server runs
+``pages/train.py`` alone, without app.py's page config and navigation, and keeps doing so
+for that session. `use_app_navigation` notices that and reruns through app.py instead.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+
+def use_app_navigation() -> None:
+    """Call first in a page file: leave Streamlit's legacy pages/ mode if it is active."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        # app.py calls st.navigation, which makes this flag False for the server's life;
+        # the rerun then runs app.py, whose navigation picks this same page from the URL.
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -1,0 +1,122 @@
+"""Training curves from `metrics.jsonl` records: ELBO panels, run overlays, progress and ETA.
+
+Pure functions of the records the trainer writes (names as in ARCHITECTURE.md: `loss`,
+`reconstruction`, `kl`, their `val_` twins, `epoch`, `step`, `images_per_s`, `time`), so the
+Train page only draws what these return and they are tested without a browser.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+TERMS = ("loss", "reconstruction", "kl")
+TERM_TITLES = {
+    "loss": "objective: reconstruction + β·KL",
+    "reconstruction": "reconstruction NLL",
+    "kl": "KL(q(z|x) ‖ p(z))",
+}
+TRAIN_COLOUR = "#ff8c1a"
+VAL_COLOUR = "#6ec6ff"
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def series(records: Iterable[Mapping[str, Any]], name: str, x: str = "step",
+           kind: str | None = None) -> tuple[list, list]:
+    """(xs, ys) of every record holding a finite `name` and `x`, in file order.
+
+    `kind` keeps only records of that kind: the trainer writes ``"window"`` records (training
+    terms averaged over a few steps) and ``"epoch"`` records (epoch means and validation).
+    """
+    xs, ys = [], []
+    for record in records:
+        if kind is not None and record.get("kind") != kind:
+            continue
+        if _finite(record.get(name)) and _finite(record.get(x)):
+            xs.append(record[x])
+            ys.append(record[name])
+    return xs, ys
+
+
+def best_val_elbo(records: Iterable[Mapping[str, Any]]) -> float | None:
+    """The highest validation ELBO, −(val_reconstruction + val_kl), in nats; None if no epoch."""
+    elbos = [
+        -(r["val_reconstruction"] + r["val_kl"])
+        for r in records
+        if _finite(r.get("val_reconstruction")) and _finite(r.get("val_kl"))
+    ]
+    return max(elbos) if elbos else None
+
+
+def elbo_figure(records: Sequence[Mapping[str, Any]], title: str = "", x: str = "step") -> go.Figure:
+    """Three panels (objective, reconstruction, KL), each with the train and validation curve."""
+    figure = make_subplots(rows=1, cols=3, subplot_titles=[TERM_TITLES[t] for t in TERMS])
+    has_windows = any(r.get("kind") == "window" for r in records)
+    train_kind = "window" if has_windows else None
+    for col, term in enumerate(TERMS, start=1):
+        for name, colour, dash in ((term, TRAIN_COLOUR, "solid"), (f"val_{term}", VAL_COLOUR, "dot")):
+            # training curves from the frequent window records (epoch means if there are none)
+            kind = (train_kind if name == term else None)
+            xs, ys = series(records, name, x, kind)
+            figure.add_trace(
+                go.Scatter(
+                    x=xs, y=ys, name="train" if name == term else "validation",
+                    legendgroup=name.startswith("val_") and "val" or "train",
+                    showlegend=col == 1, mode="lines+markers" if name != term else "lines",
+                    line=dict(color=colour, dash=dash),
+                ),
+                row=1, col=col,
+            )
+        figure.update_xaxes(title_text=x, row=1, col=col)
+    figure.update_yaxes(title_text="nats / image", row=1, col=1)
+    figure.update_layout(
+        title=title or None, height=320, margin=dict(l=10, r=10, t=60 if title else 40, b=10),
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return figure
+
+
+def overlay_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = "val_loss",
+                   x: str = "epoch") -> go.Figure:
+    """One curve of `metric` per run, to compare runs on one axis."""
+    figure = go.Figure()
+    for name, records in runs.items():
+        xs, ys = series(records, metric, x, kind="epoch")
+        figure.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines+markers"))
+    figure.update_layout(
+        xaxis_title=x, yaxis_title=f"{metric} (nats / image)", height=360,
+        margin=dict(l=10, r=10, t=30, b=10),
+    )
+    return figure
+
+
+def progress(records: Sequence[Mapping[str, Any]], epochs: int,
+             steps_per_epoch: int | None) -> dict[str, float | None]:
+    """Where a run is: last epoch and step, recent images/s, fraction done and ETA in seconds.
+
+    `steps_per_epoch` is taken from the first finished epoch when there is one (exact), else
+    from the argument (an estimate from the dataset size). ETA needs two timed records.
+    """
+    first_epoch = next((r for r in records if r.get("kind") == "epoch" and _finite(r.get("step"))
+                        and _finite(r.get("epoch")) and r["epoch"] > 0), None)
+    if first_epoch is not None:
+        steps_per_epoch = max(1, round(first_epoch["step"] / first_epoch["epoch"]))
+    last = next((r for r in reversed(records) if _finite(r.get("step"))), {})
+    rate = next((r["images_per_s"] for r in reversed(records) if _finite(r.get("images_per_s"))), None)
+    step = last.get("step")
+    epoch = max((r["epoch"] for r in records if _finite(r.get("epoch"))), default=None)
+    fraction = eta = None
+    if steps_per_epoch and step is not None:
+        total = epochs * steps_per_epoch
+        fraction = min(1.0, step / total)
+        times = [(r["step"], r["time"]) for r in records if _finite(r.get("time")) and _finite(r.get("step"))]
+        if len(times) >= 2 and times[-1][0] > times[0][0]:
+            seconds_per_step = (times[-1][1] - times[0][1]) / (times[-1][0] - times[0][0])
+            eta = max(0.0, (total - step) * seconds_per_step)
+    return {"epoch": epoch, "step": step, "images_per_s": rate, "fraction": fraction, "eta_s": eta}

@@ -1,0 +1,58 @@
+"""The app's dataset folder: safe names, listing with size and spec, validated uploads."""
+
+import numpy as np
+import pytest
+
+import vaeflow
+from explorer import data_store
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAEFLOW_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def small():
+    return vaeflow.generate_dataset(6, seed=3, spec=vaeflow.FlowSpec(a_mean=1.0))
+
+
+def test_names_stay_inside_the_folder(folder):
+    assert data_store.dataset_path("flow") == folder / "flow.npz"
+    assert data_store.dataset_path("flow.npz") == folder / "flow.npz"
+    for bad in ("", "../x", "a/b", ".hidden", "x" * 65, "a..b"):
+        with pytest.raises(ValueError, match="name"):
+            data_store.dataset_path(bad)
+
+
+def test_save_then_list_shows_size_seed_and_spec(folder, small):
+    path = data_store.save(small, "six")
+    assert path == folder / "six.npz"
+    (info,) = data_store.list_datasets()
+    assert (info.name, info.n_images, info.seed, info.error) == ("six", 6, 3, None)
+    assert info.spec["a_mean"] == 1.0 and info.megabytes > 0
+    with pytest.raises(ValueError, match="taken"):
+        data_store.save(small, "six")
+
+
+def test_a_foreign_file_in_the_folder_is_listed_as_unreadable(folder):
+    (folder / "junk.npz").write_bytes(b"not a zip at all")
+    (info,) = data_store.list_datasets()
+    assert info.n_images is None and "unreadable" in info.error
+
+
+def test_upload_is_validated_before_it_is_stored(folder, small, tmp_path_factory):
+    source = tmp_path_factory.mktemp("src") / "ok.npz"
+    vaeflow.save_dataset(small, source)
+    content = source.read_bytes()
+    assert len(data_store.load_upload(content).images) == 6
+    data_store.save_upload(content, "uploaded")
+    assert (folder / "uploaded.npz").read_bytes() == content
+
+    foreign = tmp_path_factory.mktemp("src") / "foreign.npz"
+    np.savez(foreign, x=np.zeros(3))
+    for bad in (content[: len(content) // 2], b"garbage", foreign.read_bytes()):
+        with pytest.raises(ValueError):
+            data_store.save_upload(bad, "bad")
+    assert not (folder / "bad.npz").exists()

@@ -1,0 +1,70 @@
+"""Widget groups return valid configs that follow the controls (AppTest, no browser)."""
+
+import math
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import vaeflow
+from explorer.widgets import theta_degrees, theta_range
+
+
+def _spec_app():
+    import streamlit as st
+
+    from explorer.widgets import flow_spec_ui
+
+    st.code(flow_spec_ui().to_json())
+
+
+def _shown_spec(at: AppTest) -> vaeflow.FlowSpec:
+    return vaeflow.FlowSpec.from_json(at.code[0].value)
+
+
+def test_flow_spec_ui_defaults_to_the_study_chain():
+    at = AppTest.from_function(_spec_app).run(timeout=30)
+    assert not at.exception
+    assert _shown_spec(at) == vaeflow.FlowSpec()
+
+
+def test_flow_spec_ui_follows_every_control_and_resets():
+    at = AppTest.from_function(_spec_app).run(timeout=30)
+    at.slider(key="spec.a_mean").set_value(-1.5)
+    at.slider(key="spec.scale_y").set_value(2.0)
+    at.slider(key="spec.theta_start").set_value(90)
+    at.slider(key="spec.theta_span").set_value(45)
+    at.toggle(key="spec.tanh").set_value(False)
+    at.selectbox(key="spec.cmap").set_value("viridis")
+    at.run(timeout=30)
+    spec = _shown_spec(at)
+    assert spec.a_mean == -1.5 and spec.scale == (1.0, 2.0) and not spec.tanh
+    assert spec.cmap == "viridis"
+    assert spec.theta_min == pytest.approx(math.pi / 2)
+    assert spec.theta_max == pytest.approx(math.pi * 3 / 4)
+
+    at.button(key="spec.reset").click().run(timeout=30)
+    assert _shown_spec(at) == vaeflow.FlowSpec()
+
+
+def test_flow_spec_ui_bounds_cannot_produce_an_invalid_spec():
+    at = AppTest.from_function(_spec_app).run(timeout=30)
+    for slider in at.slider:
+        slider.set_value(slider.min)
+    at.run(timeout=30)
+    assert not at.exception
+    low = _shown_spec(at)
+    assert low.base_scale > 0 and low.a_std > 0 and low.theta_max > low.theta_min
+    for slider in at.slider:
+        slider.set_value(slider.max)
+    at.run(timeout=30)
+    assert not at.exception
+    assert _shown_spec(at).grid_size == 256
+
+
+def test_theta_range_round_trips_whole_degrees():
+    spec = vaeflow.FlowSpec(theta_min=math.radians(30), theta_max=math.radians(120))
+    assert theta_degrees(spec) == (30, 90)
+    assert theta_range(*theta_degrees(spec)) == pytest.approx((spec.theta_min, spec.theta_max))
+    assert theta_degrees(vaeflow.FlowSpec()) == (0, 360)
+    with pytest.raises(ValueError, match="span_deg"):
+        theta_range(10, 0)

@@ -1,0 +1,103 @@
+"""RunDir (names, metrics, status, log) and atomic checkpoints."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaeflow.training.checkpoints import (CheckpointError, latest_checkpoint, restore_checkpoint,
+                                          save_checkpoint)
+from vaeflow.training.runs import RunDir, validate_run_name
+
+
+@pytest.mark.parametrize("name", ["../evil", "..", ".", "a/b", "/abs", "", "-x", "a" * 65,
+                                  "x..y", "sp ace", "tab\t", "ünï"])
+def test_unsafe_run_names_raise_value_error_naming_the_name(tmp_path, name):
+    with pytest.raises(ValueError, match="run name"):
+        RunDir(tmp_path / "runs", name)
+    assert not (tmp_path / "evil").exists()
+
+
+def test_safe_names_stay_inside_the_root(tmp_path):
+    for name in ["beta2", "study.v1", "run_3-b", "A" * 64]:
+        run = RunDir(tmp_path / "runs", validate_run_name(name))
+        assert run.path.parent == tmp_path / "runs"
+    assert RunDir.from_path(tmp_path / "runs" / "x").name == "x"
+    with pytest.raises(ValueError, match="run name"):
+        RunDir.from_path(tmp_path / "runs" / "..")
+
+
+def test_metrics_append_live_and_skip_a_half_written_line(tmp_path):
+    run = RunDir(tmp_path, "r").create()
+    run.append_metrics({"kind": "window", "step": 1, "loss": np.float32(2.5)})
+    # a reader sees the line at once: the writer flushed it
+    assert run.read_metrics() == [{"kind": "window", "step": 1, "loss": 2.5}]
+    run.append_metrics({"step": 2, "loss": float("nan")})
+    with open(run.metrics_path, "a") as stream:
+        stream.write('{"step": 3, "lo')  # a writer caught mid-line
+    assert [r["step"] for r in run.read_metrics()] == [1, 2]
+    assert run.read_metrics()[1]["loss"] is None  # NaN is not JSON; it becomes null
+    run.truncate_metrics(1)
+    assert [r["step"] for r in run.read_metrics()] == [1]
+
+
+def test_status_keeps_started_and_sets_ended(tmp_path):
+    run = RunDir(tmp_path, "r").create()
+    assert run.read_status() == {}
+    running = run.write_status("running", pid=123)
+    assert running["state"] == "running" and running["ended"] is None
+    failed = run.write_status("failed", error="boom", pid=123)
+    assert failed["started"] == running["started"] and failed["ended"] >= failed["started"]
+    assert json.loads(run.status_path.read_text())["error"] == "boom"
+    with pytest.raises(ValueError, match="state"):
+        run.write_status("paused")
+
+
+def test_log_tail(tmp_path):
+    run = RunDir(tmp_path, "r").create()
+    assert run.log_tail() == ""
+    run.log_path.write_text("".join(f"line {i}\n" for i in range(100)) + "bar\r 50%\r100%\r\n")
+    assert run.log_tail(3).splitlines() == ["line 98", "line 99", "100%"]
+
+
+def _variables(value: float):
+    module = tf.Module()
+    module.w = tf.Variable(tf.fill([3], value))
+    return module
+
+
+def test_checkpoints_replace_atomically_and_keep_only_the_last(tmp_path):
+    directory = tmp_path / "checkpoints"
+    assert latest_checkpoint(directory) is None
+    module = _variables(1.0)
+    checkpoint = tf.train.Checkpoint(module=module)
+    save_checkpoint(directory, checkpoint, 5, {"epoch": 1})
+    module.w.assign(tf.fill([3], 2.0))
+    save_checkpoint(directory, checkpoint, 9, {"epoch": 2})
+    os.makedirs(directory / ".step-000000011.abc.tmp")  # a writer killed mid-save
+    assert sorted(p.name for p in directory.glob("step-*")) == ["step-000000009"]
+    latest = latest_checkpoint(directory)
+    assert latest["step"] == 9 and latest["state"] == {"epoch": 2, "step": 9}
+
+    fresh = _variables(0.0)
+    state = restore_checkpoint(directory, tf.train.Checkpoint(module=fresh))
+    assert state["epoch"] == 2
+    np.testing.assert_array_equal(fresh.w.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_foreign_or_corrupted_checkpoints_raise_checkpoint_error(tmp_path):
+    directory = tmp_path / "checkpoints"
+    save_checkpoint(directory, tf.train.Checkpoint(module=_variables(1.0)), 1, {})
+    other = tf.Module()
+    other.w = tf.Variable(tf.zeros([4, 4]))  # another architecture
+    with pytest.raises(CheckpointError, match="cannot be loaded"):
+        restore_checkpoint(directory, tf.train.Checkpoint(module=other))
+    for data in directory.glob("step-*/ckpt.data*"):
+        data.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError):
+        restore_checkpoint(directory, tf.train.Checkpoint(module=_variables(0.0)))
+    (directory / "latest.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="corrupted"):
+        latest_checkpoint(directory)

@@ -1,0 +1,53 @@
+"""Curves, best ELBO and progress read from metrics records as the trainer writes them."""
+
+import pytest
+
+from explorer.training_plots import best_val_elbo, elbo_figure, overlay_figure, progress, series
+
+RECORDS = [
+    {"kind": "window", "epoch": 0, "step": 10, "loss": 400.0, "reconstruction": 390.0, "kl": 10.0,
+     "images_per_s": 100.0, "time": 1.0},
+    {"kind": "window", "epoch": 0, "step": 20, "loss": 380.0, "reconstruction": 371.0, "kl": 9.0,
+     "images_per_s": 120.0, "time": 2.0},
+    {"kind": "epoch", "epoch": 1, "step": 20, "loss": 390.0, "val_loss": 379.0, "val_reconstruction": 370.0, "val_kl": 9.0,
+     "time": 2.5},
+    {"kind": "window", "epoch": 1, "step": 30, "loss": float("nan"), "reconstruction": None, "kl": 8.0,
+     "images_per_s": 110.0, "time": 3.0},
+    {"kind": "epoch", "epoch": 2, "step": 40, "val_loss": 375.0, "val_reconstruction": 365.0, "val_kl": 8.5,
+     "time": 4.0},
+]
+
+
+def test_series_skips_missing_and_non_finite_values_and_filters_kind():
+    assert series(RECORDS, "loss") == ([10, 20, 20], [400.0, 380.0, 390.0])
+    assert series(RECORDS, "loss", kind="window") == ([10, 20], [400.0, 380.0])
+    assert series(RECORDS, "val_loss", x="epoch") == ([1, 2], [379.0, 375.0])
+
+
+def test_best_val_elbo_is_the_highest_minus_reconstruction_minus_kl():
+    assert best_val_elbo(RECORDS) == pytest.approx(-373.5)
+    assert best_val_elbo(RECORDS[:2]) is None
+
+
+def test_elbo_figure_has_train_and_validation_for_each_term():
+    figure = elbo_figure(RECORDS, "run-a")
+    assert len(figure.data) == 6
+    val_kl = [t for t in figure.data if t.name == "validation"][2]
+    assert list(val_kl.y) == [9.0, 8.5]
+    train_loss = figure.data[0]  # window records only, not the epoch mean at step 20
+    assert list(train_loss.y) == [400.0, 380.0]
+
+
+def test_overlay_has_one_curve_per_run():
+    figure = overlay_figure({"a": RECORDS, "b": RECORDS[:3]}, "val_loss")
+    assert [t.name for t in figure.data] == ["a", "b"]
+    assert list(figure.data[1].y) == [379.0]
+
+
+def test_progress_reports_rate_fraction_and_eta():
+    p = progress(RECORDS, epochs=4, steps_per_epoch=None)  # 20 steps/epoch from epoch 1
+    assert p["step"] == 40 and p["epoch"] == 2 and p["images_per_s"] == 110.0
+    assert p["fraction"] == pytest.approx(0.5)
+    # 3 s for 30 steps -> 0.1 s/step, 40 steps to go
+    assert p["eta_s"] == pytest.approx(4.0)
+    assert progress([], epochs=4, steps_per_epoch=None)["eta_s"] is None

@@ -1,0 +1,7 @@
+"""``python -m vaeflow``: see `vaeflow.cli`."""
+
+import sys
+
+from vaeflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,165 @@
+"""``python -m vaeflow <command>``: one small function per subcommand, registered on a subparsers object.
+
+Bad input exits with status 2 and a one-line ``error: …`` message naming the flag, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+import typing
+
+from vaeflow.flows.spec import FlowSpec
+from vaeflow.training.cli_commands import add_evaluate_parser, add_train_parser
+
+
+class UsageError(Exception):
+    """A bad flag value: printed as one line, exit status 2."""
+
+
+# ---------------------------------------------------------------------------------------- generate
+
+
+def _spec_flag_type(field: dataclasses.Field):
+    """argparse `type` and `nargs` for a FlowSpec field (types are strings under `from __future__`)."""
+    kind = str(field.type)
+    if kind.startswith("tuple"):
+        return float, 2
+    if kind == "bool":
+        return _parse_bool, None
+    if kind == "int":
+        return int, None
+    if kind == "str":
+        return str, None
+    return float, None
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_spec_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per FlowSpec field (``--base-scale``, ``--shift X Y``, ``--tanh true``, …)."""
+    group = parser.add_argument_group("flow spec (defaults: the study's chain)")
+    defaults = FlowSpec()
+    for field in dataclasses.fields(FlowSpec):
+        kind, nargs = _spec_flag_type(field)
+        default = getattr(defaults, field.name)
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        group.add_argument(
+            "--" + field.name.replace("_", "-"),
+            dest="spec_" + field.name,
+            type=kind,
+            nargs=nargs,
+            default=None,
+            metavar=("X", "Y") if nargs == 2 else field.name.upper(),
+            help=f"default {shown}" + (f"; one of {', '.join(FlowSpec.cmaps())}" if field.name == "cmap" else ""),
+        )
+
+
+def spec_from_args(args: argparse.Namespace, base: FlowSpec | None = None) -> FlowSpec:
+    """The FlowSpec the flags describe (unset flags keep `base`'s values); UsageError when invalid."""
+    base = base or FlowSpec()
+    changes = {
+        f.name: getattr(args, "spec_" + f.name)
+        for f in dataclasses.fields(FlowSpec)
+        if getattr(args, "spec_" + f.name, None) is not None
+    }
+    try:
+        return dataclasses.replace(base, **changes)
+    except ValueError as err:
+        # FlowSpec's messages name the field ("FlowSpec.base_scale must be > 0"); show the flag too.
+        message = str(err)
+        for name in changes:
+            if f"FlowSpec.{name} " in message:
+                message = f"--{name.replace('_', '-')}: {message}"
+                break
+        raise UsageError(message) from None
+
+
+def _register_generate(subparsers) -> None:
+    p = subparsers.add_parser(
+        "generate",
+        help="render a seeded flow dataset to .npz",
+        description="Draw N factor pairs (a, θ) from SEED, render their images and save them as .npz.",
+    )
+    p.add_argument("--n", type=int, default=20000, help="number of images (default 20000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", required=True, help="output .npz path (written atomically)")
+    p.add_argument("--chunk-size", type=int, default=2048, help="images per render call (default 2048)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_spec_flags(p)
+    p.set_defaults(run=run_generate)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from vaeflow.datasets import generate_dataset, save_dataset
+
+    spec = spec_from_args(args)
+    for flag, value, minimum in (("--n", args.n, 1), ("--seed", args.seed, 0), ("--chunk-size", args.chunk_size, 1)):
+        if value < minimum:
+            raise UsageError(f"{flag} must be >= {minimum}, got {value}")
+    if not args.out.endswith(".npz"):
+        raise UsageError(f"--out must end with .npz, got {args.out!r}")
+
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.n, unit="img", desc="rendering", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.n)
+
+    start = time.perf_counter()
+    try:
+        ds = generate_dataset(args.n, args.seed, spec, chunk_size=args.chunk_size, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - start
+    save_dataset(ds, args.out)
+    print(
+        f"wrote {args.out}: {len(ds)} images {spec.image_size}x{spec.image_size}x3, seed {args.seed}; "
+        f"rendered in {seconds:.2f} s ({len(ds) / seconds:,.0f} images/s)"
+    )
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- main
+
+# Other subcommands (train, evaluate) add a `_register_<name>` function here and to this list.
+REGISTRARS: list[typing.Callable] = [_register_generate, add_train_parser, add_evaluate_parser]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vaeflow", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for register in REGISTRARS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # argparse itself exits 2 with a usage line on malformed flags
+    try:
+        return int(args.run(args) or 0)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The FID feature network: a small CNN trained on real flow images to predict their factors.
+
+FID needs a feature space in which real and generated images can be compared and that the VAE
+under test did not shape. Inception features know nothing of contour plots; this network is
+trained only on rendered flows to regress (a, cos θ, sin θ), so its penultimate layer encodes
+exactly what distinguishes one flow image from another. Its weights ship in
+`pretrained/features/`, trained by `python -m vaeflow.metrics.features --out pretrained/features`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from vaeflow.io import write_json_atomic
+from vaeflow.metrics.bounds import as_unit_float
+from vaeflow.metrics.factors import factor_targets, r2_score
+from vaeflow.models.io import CONFIG_FILE, PRETRAINED_DIR, read_header, read_weights, write_weights
+
+FORMAT = "vaeflow.features"
+VERSION = 1
+FEATURES_DIR = PRETRAINED_DIR / "features"
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureNetConfig:
+    """Shape of the feature network: three stride-2 convolutions, then `feature_dim` units."""
+
+    image_size: int = 36
+    channels: tuple[int, int, int] = (32, 64, 128)
+    feature_dim: int = 64
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if len(self.channels) != 3 or min(self.channels) < 1:
+            raise ValueError(f"FeatureNetConfig.channels must be 3 positive ints, got {self.channels}")
+        if not 8 <= int(self.image_size) <= 512:
+            raise ValueError(f"FeatureNetConfig.image_size must be in [8, 512], got {self.image_size}")
+        if int(self.feature_dim) < 2:
+            raise ValueError(f"FeatureNetConfig.feature_dim must be >= 2, got {self.feature_dim}")
+
+
+class FeatureNet:
+    """`features(images)` → (N, feature_dim) activations; `predict(images)` → (N, 3) factors.
+
+    Targets are (a standardised, cos θ, sin θ); `predict` undoes the standardisation.
+    """
+
+    def __init__(self, config: FeatureNetConfig | None = None, a_mean: float = 3.0, a_std: float = 1.0):
+        self.config = FeatureNetConfig() if config is None else config
+        self.a_mean, self.a_std = float(a_mean), float(a_std)
+        c1, c2, c3 = self.config.channels
+        s = self.config.image_size
+        self.body = keras.Sequential(
+            [
+                keras.Input((s, s, 3)),
+                layers.Conv2D(c1, 3, strides=2, padding="same", activation="relu"),
+                layers.Conv2D(c2, 3, strides=2, padding="same", activation="relu"),
+                layers.Conv2D(c3, 3, strides=2, padding="same", activation="relu"),
+                layers.Flatten(),
+                layers.Dense(self.config.feature_dim, activation="relu"),
+            ],
+            name="features",
+        )
+        self.head = keras.Sequential(
+            [keras.Input((self.config.feature_dim,)), layers.Dense(3)], name="factor_head"
+        )
+        self._features = tf.function(lambda x: self.body(x, training=False))
+
+    @property
+    def weights(self) -> list:
+        return self.body.weights + self.head.weights
+
+    def features(self, images, batch_size: int = 1000) -> np.ndarray:
+        """Penultimate activations, float64 (N, feature_dim), for uint8 or [0, 1] float images."""
+        images = as_unit_float(images)
+        if images.shape[1:] != (self.config.image_size, self.config.image_size, 3):
+            raise ValueError(
+                f"images must be (N, {self.config.image_size}, {self.config.image_size}, 3) for "
+                f"the feature network, got {images.shape}"
+            )
+        out = [
+            self._features(tf.constant(images[i : i + batch_size])).numpy()
+            for i in range(0, len(images), batch_size)
+        ]
+        return np.concatenate(out).astype(np.float64)
+
+    def predict(self, images) -> np.ndarray:
+        """Predicted (a, cos θ, sin θ), float64 (N, 3)."""
+        raw = self.head(self.features(images).astype(np.float32)).numpy().astype(np.float64)
+        raw[:, 0] = raw[:, 0] * self.a_std + self.a_mean
+        return raw
+
+    def fit(self, images, factors, *, epochs: int, batch_size: int = 128, learning_rate: float = 1e-3,
+            seed: int = 0, log=print) -> None:
+        """Adam on the mean squared error of (standardised a, cos θ, sin θ), cosine-decayed."""
+        keras.utils.set_random_seed(seed)
+        x = as_unit_float(images)
+        y = factor_targets(factors).astype(np.float32)
+        y[:, 0] = (y[:, 0] - self.a_mean) / self.a_std
+        steps = epochs * (len(x) // batch_size)
+        optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps))
+        variables = self.body.trainable_variables + self.head.trainable_variables
+
+        @tf.function
+        def step(xb, yb):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(self.head(self.body(xb, training=True)) - yb))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+
+        rng = np.random.default_rng(seed)
+        for epoch in range(epochs):
+            order = rng.permutation(len(x))
+            losses = [
+                float(step(tf.constant(x[idx]), tf.constant(y[idx])))
+                for idx in np.array_split(order[: steps // epochs * batch_size], steps // epochs)
+            ]
+            log(f"feature net epoch {epoch + 1}/{epochs}: mse {np.mean(losses):.5f}")
+
+
+def save_feature_net(net: FeatureNet, path: str | os.PathLike, info: dict | None = None) -> Path:
+    """Write `net` to the directory `path` (config.json with a weights hash + weights.npz)."""
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": {**dataclasses.asdict(net.config), "a_mean": net.a_mean, "a_std": net.a_std},
+        "weights": write_weights(directory, net.weights),
+        "info": info or {},
+    }
+    write_json_atomic(directory / CONFIG_FILE, header)
+    return directory
+
+
+def load_feature_net(path: str | os.PathLike | None = None) -> FeatureNet:
+    """The feature network in `path`, or the shipped one (`pretrained/features/`) when None.
+
+    Raises:
+        ValueError: for a missing, corrupted or foreign directory.
+    """
+    directory = FEATURES_DIR if path is None else Path(path)
+    if not (directory / CONFIG_FILE).is_file():
+        raise ValueError(f"no feature network at {directory}: {CONFIG_FILE} is missing")
+    header = read_header(directory / CONFIG_FILE, FORMAT)
+    config = dict(header["config"])
+    a_mean, a_std = config.pop("a_mean"), config.pop("a_std")
+    net = FeatureNet(FeatureNetConfig(**config), a_mean=a_mean, a_std=a_std)
+    read_weights(directory, header, net.weights)
+    return net
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train the feature network on fresh renders and save it with its held-out R²."""
+    from vaeflow.datasets import generate_dataset
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=FEATURES_DIR)
+    parser.add_argument("--train-images", type=int, default=60_000)
+    parser.add_argument("--test-images", type=int, default=4_000)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=1234)
+    args = parser.parse_args(argv)
+
+    start = time.time()
+    train = generate_dataset(args.train_images, seed=args.seed)
+    test = generate_dataset(args.test_images, seed=args.seed + 1)
+    net = FeatureNet(a_mean=train.spec.a_mean, a_std=train.spec.a_std)
+    net.fit(train.images, train.factors, epochs=args.epochs, seed=args.seed)
+    r2 = r2_score(factor_targets(test.factors), net.predict(test.images))
+    info = {
+        "command": "python -m vaeflow.metrics.features " + " ".join(sys.argv[1:] if argv is None else argv),
+        "train_images": args.train_images, "train_seed": args.seed, "epochs": args.epochs,
+        "test_images": args.test_images, "test_seed": args.seed + 1,
+        "test_r2": {"a": float(r2[0]), "cos_theta": float(r2[1]), "sin_theta": float(r2[2])},
+        "seconds": round(time.time() - start, 1),
+    }
+    save_feature_net(net, args.out, info)
+    print(info)
+
+
+if __name__ == "__main__":
+    main()

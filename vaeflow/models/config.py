@@ -1,0 +1,156 @@
+"""`ModelConfig`: every number that fixes a VAE's shape, in one typed, frozen, validated record.
+
+It is saved as JSON beside the weights and checked on load, so a checkpoint can only ever be
+read back into the network that wrote it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+PRESETS = ("default", "study")
+LIKELIHOODS = ("bernoulli", "continuous_bernoulli")
+
+# Widths used when a field is left at None; one entry per preset (see architectures.py).
+_DEFAULT_WIDTHS: dict[str, dict[str, tuple[int, ...]]] = {
+    "default": {
+        "encoder_channels": (32, 64),
+        "encoder_units": (256,),
+        "decoder_units": (256,),
+        "decoder_channels": (64, 32),
+    },
+    "study": {
+        "encoder_channels": (32, 64, 128, 256),
+        "encoder_units": (128, 64, 32),
+        "decoder_units": (1024,),
+        "decoder_channels": (512, 256, 128, 64),
+    },
+}
+_WIDTH_LENGTHS = {  # how many entries each preset's builder reads
+    "default": {"encoder_channels": 2, "encoder_units": 1, "decoder_units": 1, "decoder_channels": 2},
+    "study": {"encoder_channels": 4, "encoder_units": 3, "decoder_units": 1, "decoder_channels": 4},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The architecture and likelihood of a `VAE`.
+
+    Arguments:
+        preset: ``"default"`` (the compact network designed for 36×36 flow images) or
+            ``"study"`` (the study's 54 M-parameter network, layer for layer).
+        latent_dim: size L of z; q(z|x) is an L-variate normal with a full (Cholesky) covariance.
+        likelihood: p(x|z), independent per pixel and channel: ``"bernoulli"`` on logits (the
+            study's, pixel intensities in [0, 1] as targets) or ``"continuous_bernoulli"``.
+        image_size: images are (image_size, image_size, 3). The study preset needs 36; the
+            default preset needs a multiple of 4.
+        encoder_channels, encoder_units, decoder_units, decoder_channels: layer widths, read
+            by the preset's builder in `architectures.py`; None picks the preset's own widths.
+        min_scale: added to the softplus of the posterior's Cholesky diagonal, so the
+            posterior never collapses to a singular covariance.
+
+    Raises:
+        ValueError: naming the field, for an unknown preset or likelihood, a non-positive
+            width or size, or widths of the wrong length for the preset.
+
+    >>> ModelConfig().latent_dim
+    2
+    >>> ModelConfig(latent_dim=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: ModelConfig.latent_dim must be an integer in [1, 64], got 0
+    """
+
+    preset: str = "default"
+    latent_dim: int = 2
+    likelihood: str = "bernoulli"
+    image_size: int = 36
+    encoder_channels: tuple[int, ...] | None = None
+    encoder_units: tuple[int, ...] | None = None
+    decoder_units: tuple[int, ...] | None = None
+    decoder_channels: tuple[int, ...] | None = None
+    min_scale: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"ModelConfig.preset must be one of {PRESETS}, got {self.preset!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(
+                f"ModelConfig.likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}"
+            )
+        _set(self, "latent_dim", _integer(self, "latent_dim", 1, 64))
+        _set(self, "image_size", _integer(self, "image_size", 8, 512))
+        if self.preset == "study" and self.image_size != 36:
+            raise ValueError(
+                f"ModelConfig.image_size must be 36 for preset 'study' (its transposed "
+                f"convolutions produce 36×36), got {self.image_size}"
+            )
+        if self.preset == "default" and self.image_size % 4:
+            raise ValueError(
+                f"ModelConfig.image_size must be a multiple of 4 for preset 'default', "
+                f"got {self.image_size}"
+            )
+        for name, default in _DEFAULT_WIDTHS[self.preset].items():
+            value = getattr(self, name)
+            widths = default if value is None else _widths(self, name, value)
+            if len(widths) != _WIDTH_LENGTHS[self.preset][name]:
+                raise ValueError(
+                    f"ModelConfig.{name} must have {_WIDTH_LENGTHS[self.preset][name]} entries "
+                    f"for preset {self.preset!r}, got {len(widths)}"
+                )
+            _set(self, name, widths)
+        try:
+            min_scale = float(self.min_scale)
+        except (TypeError, ValueError):
+            raise ValueError(f"ModelConfig.min_scale must be a number, got {self.min_scale!r}")
+        if not 0.0 < min_scale < 1.0:
+            raise ValueError(f"ModelConfig.min_scale must be in (0, 1), got {self.min_scale!r}")
+        _set(self, "min_scale", min_scale)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.image_size, self.image_size, 3)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        """Inverse of `to_dict`; unknown keys are a `ValueError` naming them."""
+        if not isinstance(d, dict):
+            raise ValueError(f"ModelConfig must be a JSON object, got {type(d).__name__}")
+        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"ModelConfig has no field(s) {unknown}")
+        return cls(**d)
+
+
+def _set(config: ModelConfig, name: str, value: Any) -> None:
+    object.__setattr__(config, name, value)
+
+
+def _integer(config: ModelConfig, name: str, low: int, high: int) -> int:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise ValueError(f"ModelConfig.{name} must be an integer in [{low}, {high}], got {value!r}")
+    if not low <= int(value) <= high:
+        raise ValueError(f"ModelConfig.{name} must be an integer in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+def _widths(config: ModelConfig, name: str, value: Any) -> tuple[int, ...]:
+    try:
+        widths = tuple(value)
+    except TypeError:
+        raise ValueError(f"ModelConfig.{name} must be a sequence of positive integers, got {value!r}")
+    for w in widths:
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or int(w) != w or not 1 <= w <= 8192:
+            raise ValueError(
+                f"ModelConfig.{name} must hold integers in [1, 8192], got {value!r}"
+            )
+    return tuple(int(w) for w in widths)

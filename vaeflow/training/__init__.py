@@ -1,0 +1,10 @@
+"""Training: `TrainConfig`, the tf.distribute trainer, run directories and the job runner."""
+
+from vaeflow.training.checkpoints import CheckpointError
+from vaeflow.training.config import TrainConfig
+from vaeflow.training.jobs import JobRunner, RunInProgressError, RunSummary
+from vaeflow.training.runs import RunDir, validate_run_name
+from vaeflow.training.trainer import NonFiniteLossError, Trainer, TrainResult, train
+
+__all__ = ["CheckpointError", "JobRunner", "NonFiniteLossError", "RunDir", "RunInProgressError",
+           "RunSummary", "TrainConfig", "TrainResult", "Trainer", "train", "validate_run_name"]

@@ -1,0 +1,181 @@
+"""`TrainConfig`: every number of a training run, typed, frozen and validated at construction.
+
+Two recipes ship as presets (`TrainConfig.preset`):
+
+- ``"study"``: the study's recipe, Adam 1e-4, batch 32, β = 2, up to 20 epochs, early stopping with
+  patience 3 on the validation loss;
+- ``"default"``: the product's recipe for the compact default architecture (see ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+_SCHEDULES = ("constant", "cosine")
+_DISTRIBUTE = ("auto", "none", "mirrored", "multi_worker")
+_JIT = ("auto", "on", "off")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How to train a VAE: objective, optimiser, data source, stopping and bookkeeping.
+
+    Arguments:
+        beta: weight of the KL term, ``loss = reconstruction + beta * kl``; > 0.
+        learning_rate: Adam's step size (peak value under the cosine schedule); > 0.
+        lr_schedule: ``"constant"`` or ``"cosine"`` (decays to 0 over ``epochs`` epochs).
+        epochs: maximum number of epochs; ≥ 1.
+        batch_size: global batch size (split across replicas); ≥ 1.
+        seed: seeds initialisation, shuffles, the reparameterisation noise and streamed data.
+        patience: stop after this many epochs without a lower ``val_loss``; None never stops early.
+        min_delta: an epoch improves when ``val_loss`` falls by more than this (nats); ≥ 0.
+        steps_per_window: training metrics are averaged and written every this many steps; ≥ 1.
+        data: path of a ``.npz`` dataset (split into train/validation by ``val_fraction``);
+            a recipe may leave it None, `train` then requires ``data`` or ``stream``.
+        stream: train on freshly rendered images, ``stream_epoch_size`` new ones per epoch,
+            validated on a fixed held-out set of ``stream_val_size`` images; excludes ``data``.
+        stream_epoch_size, stream_val_size: image counts for ``stream``; ≥ batch_size, ≥ 1.
+        stream_repeats: with ``stream``, train on each freshly rendered set for this many epochs
+            (reshuffled) before rendering the next; > 1 trades freshness for render time.
+        val_fraction: share of ``data`` held out for validation, in (0, 1).
+        time_limit_s: stop (state "done") after this many seconds of training; None = no limit.
+        checkpoint_every_s: also checkpoint mid-epoch when this many seconds have passed; > 0.
+        mixed_precision: float16 compute with float32 variables; GPU only (checked at train time).
+        jit_compile: XLA for the train step: ``"auto"`` (on for GPUs, off on CPU, where it was
+            measured slower for conv nets), ``"on"`` or ``"off"``.
+        distribute: ``"auto"`` (MultiWorkerMirrored when TF_CONFIG is set, Mirrored over ≥ 2 GPUs,
+            else one device), ``"none"``, ``"mirrored"`` (all visible GPUs, else all logical CPUs)
+            or ``"multi_worker"``.
+
+    Raises:
+        ValueError: naming the field, for any out-of-range or inconsistent value.
+
+    >>> TrainConfig(beta=2.0).beta
+    2.0
+    >>> TrainConfig(batch_size=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: TrainConfig.batch_size must be >= 1, got 0
+    """
+
+    beta: float = 1.0
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    epochs: int = 30
+    batch_size: int = 128
+    seed: int = 0
+    patience: int | None = None
+    min_delta: float = 0.0
+    steps_per_window: int = 20
+    data: str | None = None
+    stream: bool = False
+    stream_epoch_size: int = 20_000
+    stream_val_size: int = 2_000
+    stream_repeats: int = 1
+    val_fraction: float = 0.1
+    time_limit_s: float | None = None
+    checkpoint_every_s: float = 60.0
+    mixed_precision: bool = False
+    jit_compile: str = "auto"
+    distribute: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "seed", "steps_per_window",
+                     "stream_epoch_size", "stream_val_size", "stream_repeats"):
+            object.__setattr__(self, name, _integer(name, getattr(self, name)))
+        if self.patience is not None:
+            object.__setattr__(self, "patience", _integer("patience", self.patience))
+        for name in ("beta", "learning_rate", "min_delta", "val_fraction", "checkpoint_every_s"):
+            object.__setattr__(self, name, _real(name, getattr(self, name)))
+        if self.time_limit_s is not None:
+            object.__setattr__(self, "time_limit_s", _real("time_limit_s", self.time_limit_s))
+        for name in ("stream", "mixed_precision"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ValueError(f"TrainConfig.{name} must be a bool, got {value!r}")
+        if self.data is not None:
+            object.__setattr__(self, "data", str(self.data))
+
+        _at_least("epochs", self.epochs, 1)
+        _at_least("batch_size", self.batch_size, 1)
+        _at_least("seed", self.seed, 0)
+        _at_least("steps_per_window", self.steps_per_window, 1)
+        _at_least("stream_val_size", self.stream_val_size, 1)
+        _at_least("stream_repeats", self.stream_repeats, 1)
+        _at_least("stream_epoch_size", self.stream_epoch_size, self.batch_size, "batch_size")
+        if self.patience is not None:
+            _at_least("patience", self.patience, 1)
+        _at_least("min_delta", self.min_delta, 0.0)
+        for name in ("beta", "learning_rate", "checkpoint_every_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"TrainConfig.{name} must be > 0, got {getattr(self, name)}")
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise ValueError(f"TrainConfig.time_limit_s must be > 0 or None, got {self.time_limit_s}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"TrainConfig.val_fraction must be in (0, 1), got {self.val_fraction}")
+        _one_of("lr_schedule", self.lr_schedule, _SCHEDULES)
+        _one_of("jit_compile", self.jit_compile, _JIT)
+        _one_of("distribute", self.distribute, _DISTRIBUTE)
+        if self.stream and self.data is not None:
+            raise ValueError("TrainConfig.data must be None when TrainConfig.stream is True "
+                             f"(got data={self.data!r}); choose one data source")
+
+    @property
+    def dataset_label(self) -> str:
+        """``"stream"`` or the dataset path: what a run list shows in its dataset column."""
+        return "stream" if self.stream else str(self.data)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with `changes` applied and validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Inverse of `to_dict`; unknown keys raise ValueError naming them."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig has no field(s) {unknown}")
+        return cls(**values)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> "TrainConfig":
+        """The ``"default"`` or ``"study"`` recipe, with `overrides` applied (then validated)."""
+        if name not in PRESETS:
+            raise ValueError(f"TrainConfig preset must be one of {sorted(PRESETS)}, got {name!r}")
+        return cls(**{**PRESETS[name], **overrides})
+
+
+def _integer(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise ValueError(f"TrainConfig.{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _real(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"TrainConfig.{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _at_least(name: str, value: float, bound: float, bound_name: str | None = None) -> None:
+    if value < bound:
+        what = f"{bound_name} ({bound})" if bound_name else f"{bound}"
+        raise ValueError(f"TrainConfig.{name} must be >= {what}, got {value}")
+
+
+def _one_of(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"TrainConfig.{name} must be one of {choices}, got {value!r}")
+
+
+# The study's recipe is a fact; the default recipe belongs to the model engineer (ARCHITECTURE.md).
+PRESETS: dict[str, dict[str, Any]] = {
+    "study": dict(beta=2.0, learning_rate=1e-4, batch_size=32, epochs=20, patience=3),
+    "default": dict(beta=1.0, learning_rate=1e-3, batch_size=128, epochs=30, lr_schedule="cosine"),
+}

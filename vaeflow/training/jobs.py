@@ -1,0 +1,298 @@
+"""`JobRunner`: training runs as separate processes the UI can start, watch, stop and list.
+
+Each run is ``python -m vaeflow train --run-dir runs/NAME --resume --no-progress`` in its own
+session (so a page reload or a UI restart does not take it down), with stdout and stderr
+appended to the run's log.txt. The run directory is the only shared state: any JobRunner, in
+any process, sees the same runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from vaeflow.training.config import TrainConfig
+from vaeflow.training.runs import RunDir, validate_run_name
+
+# Summary columns a run list shows, in this order.
+HYPERPARAMETERS = ("preset", "latent_dim", "beta", "learning_rate", "lr_schedule", "batch_size",
+                   "epochs", "seed")
+
+
+class RunInProgressError(RuntimeError):
+    """Another run is still training and the runner allows one at a time."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    """One row of `JobRunner.list_runs`.
+
+    `duration_s` runs until now while the run is running; `best_val_loss` is the lowest epoch
+    ``val_loss`` so far (None before the first epoch ends).
+    """
+
+    name: str
+    state: str | None
+    error: str | None
+    best_val_loss: float | None
+    duration_s: float | None
+    dataset: str | None
+    hyperparameters: dict[str, Any]
+    step: int | None
+    epoch: int | None
+    started: float | None
+    path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class JobRunner:
+    """Start, stop, list and watch training processes under one runs directory.
+
+    Arguments:
+        runs_root: the runs directory (``runs/``).
+        max_active: how many runs may train at once (1: a second start is refused).
+        python: the interpreter for the training processes.
+        env: extra environment variables for them (CUDA_VISIBLE_DEVICES, ...).
+    """
+
+    def __init__(self, runs_root: str | os.PathLike = "runs", *, max_active: int = 1,
+                 python: str = sys.executable, env: dict[str, str] | None = None) -> None:
+        if max_active < 1:
+            raise ValueError(f"max_active must be >= 1, got {max_active}")
+        self.root = Path(runs_root)
+        self.max_active = max_active
+        self.python = python
+        self.env = dict(env or {})
+        self._processes: dict[int, subprocess.Popen] = {}  # pid -> our child, reaped on poll
+
+    def run_dir(self, name: str) -> RunDir:
+        """The `RunDir` of `name` (ValueError naming it when it could escape the root)."""
+        return RunDir(self.root, name)
+
+    # starting ---------------------------------------------------------------------------------
+    def start(self, name: str, config: TrainConfig, data: str | os.PathLike | None = None,
+              model_config: Any = None, *, resume: bool = False) -> RunDir:
+        """Launch a training process for run `name` and return its `RunDir` at once.
+
+        Arguments:
+            name: the run's name (see `validate_run_name`).
+            config: the recipe; `data` (a dataset path, or ``"stream"``) replaces its source.
+            model_config: a `vaeflow.ModelConfig`; None means ``ModelConfig()``.
+            resume: continue an existing run from its last checkpoint (its saved configs win).
+
+        Raises:
+            ValueError: naming `name` when it is unsafe, already used (without `resume`) or
+                unknown (with `resume`); naming `data` when no data source is given.
+            RunInProgressError: naming the run that is still training.
+        """
+        run = self.run_dir(name)
+        active = self.active_runs()
+        if len(active) >= self.max_active:
+            raise RunInProgressError(
+                f"run {active[0]!r} is still training; stop it before starting {name!r}")
+        if resume:
+            if not run.read_config():
+                raise ValueError(f"run name {name!r} has no saved run to resume")
+        else:
+            if run.exists() and any(run.path.iterdir()):
+                raise ValueError(f"run name {name!r} is already used; choose another name")
+            if data is not None:
+                data = str(data)
+                config = (config.replace(stream=True, data=None) if data == "stream"
+                          else config.replace(data=data, stream=False))
+            if not config.stream and not config.data:
+                raise ValueError("data must be a dataset path or 'stream' (config has no source)")
+            if model_config is None:
+                from vaeflow.models import ModelConfig
+
+                model_config = ModelConfig()
+            run.create()
+            run.write_config({"train": config.to_dict(), "model": model_config.to_dict()})
+        # "running" before the process exists, so a second start is refused at once; the
+        # trainer rewrites it with its own pid, and a process that dies early is caught by pid.
+        run.write_status("running", pid=None)
+        command = [self.python, "-m", _cli_module(), "train", "--run-dir", str(run.path),
+                   "--resume", "--no-progress"]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **self.env}
+        with open(run.log_path, "ab") as log:
+            log.write(f"$ {' '.join(command)}\n".encode())
+            log.flush()
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+        self._processes[process.pid] = process
+        status = run.read_status()
+        if status.get("state") == "running" and status.get("pid") is None:
+            run.write_status("running", pid=process.pid)
+        return run
+
+    # watching ---------------------------------------------------------------------------------
+    def status(self, name: str) -> dict[str, Any]:
+        """`name`'s status.json, after marking it failed if its process has died."""
+        run = self.run_dir(name)
+        status = run.read_status()
+        if status.get("state") != "running" or self._alive(status.get("pid")):
+            return status
+        if status.get("pid") is None and time.time() - (status.get("started") or 0) < 30:
+            return status  # launched a moment ago; the pid lands in status.json shortly
+        time.sleep(0.2)
+        status = run.read_status()  # it may have written its final state just before exiting
+        if status.get("state") != "running" or self._alive(status.get("pid")):
+            return status
+        code = self._exit_code(status.get("pid"))
+        how = f"exit code {code}" if code is not None and code >= 0 else (
+            f"signal {-code}" if code is not None else "no exit status")
+        tail = run.log_tail(20)
+        return run.write_status(
+            "failed", pid=status.get("pid"),
+            error=f"training process {status.get('pid')} died without finishing ({how}); "
+                  f"last lines of log.txt:\n{tail}")
+
+    def read_metrics(self, name: str) -> list[dict[str, Any]]:
+        """All metrics records of `name` so far (see ARCHITECTURE.md for the keys)."""
+        return self.run_dir(name).read_metrics()
+
+    def active_runs(self) -> list[str]:
+        """Names of runs whose process is alive and training."""
+        return [name for name in self._names() if self.status(name).get("state") == "running"]
+
+    def active_run(self) -> str | None:
+        """The name of the run that is training, or None."""
+        active = self.active_runs()
+        return active[0] if active else None
+
+    def list_runs(self) -> list[RunSummary]:
+        """Every run under the root, newest first."""
+        summaries = [self.summary(name) for name in self._names()]
+        return sorted(summaries, key=lambda s: -(s.started or 0.0))
+
+    def summary(self, name: str) -> RunSummary:
+        run = self.run_dir(name)
+        status = self.status(name)
+        config = run.read_config()
+        train_config, model_config = config.get("train", {}), config.get("model", {})
+        values = {**train_config, **model_config}
+        val_losses = [r["val_loss"] for r in run.read_metrics()
+                      if r.get("kind") == "epoch" and r.get("val_loss") is not None]
+        metrics = run.read_metrics()
+        started = status.get("started")
+        ended = status.get("ended") or (time.time() if started else None)
+        return RunSummary(
+            name=name, state=status.get("state"), error=status.get("error"),
+            best_val_loss=min(val_losses) if val_losses else None,
+            duration_s=None if started is None else max(0.0, ended - started),
+            dataset=("stream" if train_config.get("stream") else train_config.get("data")),
+            hyperparameters={k: values[k] for k in HYPERPARAMETERS if k in values},
+            step=metrics[-1].get("step") if metrics else None,
+            epoch=max((r.get("epoch", 0) for r in metrics if r.get("kind") == "epoch"), default=None),
+            started=started, path=str(run.path))
+
+    # stopping ---------------------------------------------------------------------------------
+    def stop(self, name: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Ask run `name` to stop (SIGTERM): it finishes its step, checkpoints, saves its model
+        and marks itself "stopped". Waits up to `timeout` seconds, then kills it (SIGKILL) and
+        marks it stopped with an error saying so. Returns the final status.
+        """
+        run = self.run_dir(name)
+        status = self.status(name)
+        if status.get("state") != "running":
+            return status
+        pid = status.get("pid")
+        if pid is None:  # started an instant ago: wait for the pid
+            pid = self._wait_for_pid(run, timeout=10.0)
+        if pid is not None:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self._alive(pid):
+                break
+            time.sleep(0.1)
+        else:
+            _signal(pid, signal.SIGKILL)
+            self._wait_dead(pid, 10.0)
+            return run.write_status("stopped", pid=pid,
+                                    error=f"did not stop within {timeout:.0f}s and was killed")
+        status = run.read_status()
+        if status.get("state") == "running":
+            # SIGTERM arrived before the trainer installed its handler (still importing).
+            status = run.write_status("stopped", pid=pid, reason="stopped before training began")
+        return status
+
+    # processes --------------------------------------------------------------------------------
+    def _names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        names = []
+        for path in self.root.iterdir():
+            try:
+                validate_run_name(path.name)
+            except ValueError:
+                continue
+            if path.is_dir() and ((path / "status.json").exists() or (path / "config.json").exists()):
+                names.append(path.name)
+        return sorted(names)
+
+    def _alive(self, pid: int | None) -> bool:
+        if pid is None:
+            return False
+        process = self._processes.get(pid)
+        if process is not None:
+            return process.poll() is None  # also reaps our own finished children
+        return _pid_is_training(pid)
+
+    def _exit_code(self, pid: int | None) -> int | None:
+        process = self._processes.get(pid) if pid is not None else None
+        return None if process is None else process.poll()
+
+    def _wait_for_pid(self, run: RunDir, timeout: float) -> int | None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            pid = run.read_status().get("pid")
+            if pid is not None:
+                return pid
+            time.sleep(0.05)
+        return None
+
+    def _wait_dead(self, pid: int, timeout: float) -> None:
+        deadline = time.time() + timeout
+        while self._alive(pid) and time.time() < deadline:
+            time.sleep(0.05)
+
+
+def _cli_module() -> str:
+    """``vaeflow`` when ``python -m vaeflow`` exists, else the training package's own CLI."""
+    return "vaeflow" if importlib.util.find_spec("vaeflow.__main__") else "vaeflow.training"
+
+
+def _signal(pid: int | None, signum: int) -> None:
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _pid_is_training(pid: int) -> bool:
+    """Whether `pid` is a live (not zombie) process running vaeflow: guards against a pid that
+    the OS has since given to an unrelated process.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        try:  # no /proc (macOS): fall back to signal 0
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state not in ("Z", "X") and b"vaeflow" in cmdline
