@@ -10,6 +10,7 @@ shipped pretrained weights are picked up without restarting the server. All math
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 from pathlib import Path
@@ -74,7 +75,13 @@ def model_refs() -> list[ModelRef]:
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def get_model(ref: ModelRef):
     """The VAE behind `ref` (`vaeflow.load_model`); ValueError if its files are unusable."""
-    return load_model(ref.path)
+    model = load_model(ref.path)
+    # Streamlit runs gc.collect(2) after every script or fragment run, and Keras's
+    # clear_session (which Streamlit also calls) another; with TensorFlow's ~10⁶ long-lived
+    # objects each pass took 0.3-1 s on the 2-core box, longer than the whole click budget.
+    # Freezing moves every object alive now (modules, the model) out of the collector's sight.
+    gc.freeze()
+    return model
 
 
 def spec_for(ref: ModelRef) -> "vaeflow.FlowSpec":

@@ -117,12 +117,15 @@ def stage_figure(views: list[StageView], height: int = 440) -> go.Figure:
         )
         for row in (1, 2):
             index = (row - 1) * len(views) + col
+            # ticks on the clouds show where each stage moves them; the densities share them
+            axis = dict(showticklabels=row == 1, showgrid=False, zeroline=False,
+                        gridcolor="rgba(0,0,0,0)", tickfont=dict(size=9), nticks=4)
             figure.update_xaxes(range=[float(view.xs[0]), float(view.xs[-1])], row=row, col=col,
-                                showticklabels=False, showgrid=False, zeroline=False)
+                                **axis)
             # equal aspect, so a rotation looks like a rotation
             figure.update_yaxes(range=[float(view.ys[0]), float(view.ys[-1])], row=row, col=col,
-                                showticklabels=False, showgrid=False, zeroline=False,
-                                scaleanchor="x" if index == 1 else f"x{index}", scaleratio=1)
+                                scaleanchor="x" if index == 1 else f"x{index}", scaleratio=1,
+                                **axis)
     figure.update_layout(height=height, margin=dict(l=5, r=5, t=30, b=5),
                          plot_bgcolor="rgba(0,0,0,0)")
     return figure

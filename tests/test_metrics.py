@@ -92,7 +92,7 @@ def test_factor_r2_is_high_for_an_informative_latent_and_low_for_noise() -> None
     annulus = np.stack([radius * np.cos(theta), radius * np.sin(theta)], 1)
     good = factor_r2(annulus, factors)
     assert set(good) == {"r2_a", "r2_cos_theta", "r2_sin_theta"}
-    assert all(v > 0.97 for v in good.values())
+    assert good["r2_a"] > 0.95 and good["r2_cos_theta"] > 0.995 and good["r2_sin_theta"] > 0.995
     noise = factor_r2(rng.normal(size=(2000, 2)), factors)
     assert all(v < 0.1 for v in noise.values())
     with pytest.raises(ValueError, match="factors"):

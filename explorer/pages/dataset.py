@@ -69,10 +69,10 @@ def preview_ui(spec: "vaeflow.FlowSpec", seed: int) -> tuple[np.ndarray, np.ndar
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def inspected(spec_json: str, a: float, theta: float):
-    """The flow inspector's panels and the rendered image for one (a, θ)."""
+    """The flow inspector's stage views and the rendered image for one (a, θ)."""
     spec = vaeflow.FlowSpec.from_json(spec_json)
     image = vaeflow.render_images(np.array([a]), np.array([theta]), spec)[0]
-    return stage_figure(stage_views(a, theta, spec)), image
+    return stage_views(a, theta, spec), image
 
 
 def inspector_ui(spec: "vaeflow.FlowSpec", factors: np.ndarray) -> None:
@@ -91,7 +91,8 @@ def inspector_ui(spec: "vaeflow.FlowSpec", factors: np.ndarray) -> None:
         c1, c2 = st.columns(2)
         a = c1.slider("a", -10.0, 10.0, float(spec.a_mean), 0.05, key="inspect.a")
         theta = math.radians(c2.slider("θ (°)", 0, 359, 30, 1, key="inspect.theta"))
-    figure, image = inspected(spec.to_json(), a, theta)
+    views, image = inspected(spec.to_json(), a, theta)
+    figure = stage_figure(views)
     picture, panels = st.columns([1, 7])
     picture.image(to_png(image, max(1, 180 // image.shape[0])), caption=caption(a, theta))
     panels.plotly_chart(figure, key="inspect.figure", config={"displayModeBar": False})

@@ -143,7 +143,6 @@ def setup_ui() -> Context | None:
 
 def _on_map_click(ctx: Context, data_curve: int | None, grid_curve: int | None) -> None:
     """Selection callback: store the clicked point; an endpoint also redraws the path."""
-    import time as _t; print("CALLBACK", _t.perf_counter(), flush=True)
     click = click_from_selection(
         st.session_state.get(KEY + "map"), data_curve=data_curve, grid_curve=grid_curve,
         n_points=len(ctx.means),
@@ -203,7 +202,6 @@ def _path(ctx: Context, n: int) -> np.ndarray | None:
 @st.fragment(key=MAP_FRAGMENT)
 def latent_map_ui(ctx: Context) -> None:
     """The clickable map: dataset, manifold map, iso-curves, the A → B path."""
-    print("MAPRUN", flush=True)
     path = _path(ctx, 64)
     figure = _figure(ctx, None if path is None else path[:, list(ctx.dims)])
     numbers = trace_numbers(figure)
@@ -218,7 +216,6 @@ def latent_map_ui(ctx: Context) -> None:
 @st.fragment(key=VIEW_FRAGMENT)
 def decoded_view_ui(ctx: Context) -> None:
     """The decode of the last click, large; its true image, reconstruction, nearest true image."""
-    import time as _t; _t0 = _t.perf_counter()
     st.radio(
         "A click on the map sets", ["view", "A", "B"], horizontal=True, key=KEY + "click_sets",
         help="view: decode the clicked point. A / B: also make it an interpolation endpoint.",
@@ -242,7 +239,6 @@ def decoded_view_ui(ctx: Context) -> None:
         to_png(ctx.images[int(nearest)], SMALL_PX // 36),
         caption=f"nearest true image #{int(nearest)}: a = {a:.2f}, θ = {theta:.2f}, |Δz| = {float(distance):.2f}",
     )
-    print("VIEWTIME", _t.perf_counter() - _t0, flush=True)
 
 
 def _set_endpoint_from_row(ctx: Context, label: str) -> None:

@@ -74,6 +74,9 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     parser.add_argument("--model", default=None, help="runs/NAME or a model directory "
                         "(default: the pretrained model)")
     parser.add_argument("--data", required=True, help="dataset .npz to evaluate on")
+    parser.add_argument("--iwae-k", type=int, default=512,
+                        help="importance samples of the IWAE bound; 0 skips it (default 512)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the metrics' sampling")
     parser.add_argument("--output", default=None, help="also write the JSON to this file")
     parser.set_defaults(run=run_evaluate)
     return parser
@@ -118,7 +121,8 @@ def configs_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def run_train(args: argparse.Namespace) -> int:
     from vaeflow.devices import training_device
-    from vaeflow.training.trainer import NonFiniteLossError, train
+    from vaeflow.training.loop import train
+    from vaeflow.training.trainer import NonFiniteLossError
 
     try:
         config, model_config = configs_from_args(args)
@@ -147,10 +151,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.model)
         dataset = load_dataset(args.data)
+        metrics = evaluate(model, dataset, iwae_k=args.iwae_k, seed=args.seed)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    metrics = evaluate(model, dataset)
     text = json.dumps(metrics, indent=2, sort_keys=True, default=float)
     if args.output:
         from vaeflow.io import write_text_atomic

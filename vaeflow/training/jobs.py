@@ -180,9 +180,11 @@ class JobRunner:
         config = run.read_config()
         train_config, model_config = config.get("train", {}), config.get("model", {})
         values = {**train_config, **model_config}
-        val_losses = [r["val_loss"] for r in run.read_metrics()
-                      if r.get("kind") == "epoch" and r.get("val_loss") is not None]
         metrics = run.read_metrics()
+        val_losses = [r["val_loss"] for r in metrics
+                      if r.get("kind") == "epoch" and r.get("val_loss") is not None]
+        if status.get("best_val_loss") is not None:  # includes a final mid-epoch validation
+            val_losses.append(status["best_val_loss"])
         started = status.get("started")
         ended = status.get("ended") or (time.time() if started else None)
         return RunSummary(

@@ -1,0 +1,63 @@
+"""The `train` / `evaluate` subcommands: flags become validated configs; bad input exits cleanly."""
+
+import argparse
+import json
+
+import pytest
+
+from training_util import TINY
+from vaeflow.cli import build_parser
+from vaeflow.training.cli_commands import configs_from_args
+from vaeflow.training.runs import RunDir
+
+
+def _parse(*argv):
+    return build_parser().parse_args(["train", *argv])
+
+
+def test_flags_override_the_preset_and_only_typed_flags_count():
+    train, model = configs_from_args(_parse("--data", "d.npz", "--run-dir", "runs/x",
+                                            "--preset", "study", "--epochs", "3", "--lr", "0.01",
+                                            "--latent-dim", "3"))
+    assert (train.beta, train.batch_size, train.patience) == (2.0, 32, 3)  # the study's recipe
+    assert (train.epochs, train.learning_rate, train.data) == (3, 0.01, "d.npz")
+    assert (model.preset, model.latent_dim) == ("study", 3)
+    train, model = configs_from_args(_parse("--stream", "--run-dir", "runs/x"))
+    assert train.stream and train.data is None and model.preset == "default"
+
+
+def test_bad_flags_raise_value_errors_naming_the_field():
+    with pytest.raises(ValueError, match="TrainConfig.beta"):
+        configs_from_args(_parse("--data", "d.npz", "--run-dir", "runs/x", "--beta", "-1"))
+    with pytest.raises(ValueError, match="ModelConfig.latent_dim"):
+        configs_from_args(_parse("--data", "d.npz", "--run-dir", "runs/x", "--latent-dim", "0"))
+    with pytest.raises(SystemExit):  # argparse: --data and --stream exclude each other
+        _parse("--data", "d.npz", "--stream", "--run-dir", "runs/x")
+
+
+def test_resume_starts_from_the_saved_configs(tmp_path):
+    run = RunDir(tmp_path, "saved").create()
+    run.write_config({"train": {"data": "d.npz", "epochs": 4, "beta": 3.0}, "model": TINY.to_dict()})
+    train, model = configs_from_args(_parse("--run-dir", str(run.path), "--resume", "--epochs", "9"))
+    assert (train.beta, train.epochs, train.data) == (3.0, 9, "d.npz")
+    assert model == TINY
+    with pytest.raises(ValueError, match="no config.json"):
+        configs_from_args(_parse("--run-dir", str(tmp_path / "none"), "--resume"))
+
+
+def test_train_without_data_or_with_a_missing_file_exits_with_an_error(tmp_path, capsys):
+    args = _parse("--run-dir", str(tmp_path / "r"))
+    assert args.run(args) == 2
+    assert "--data" in capsys.readouterr().err
+    args = _parse("--data", str(tmp_path / "missing.npz"), "--run-dir", str(tmp_path / "r"),
+                  "--no-progress")
+    assert args.run(args) == 1
+    assert "missing.npz" in capsys.readouterr().err
+    assert json.loads((tmp_path / "r" / "status.json").read_text())["state"] == "failed"
+
+
+def test_evaluate_refuses_a_missing_model(tmp_path, capsys):
+    args = build_parser().parse_args(["evaluate", "--model", str(tmp_path / "nope"),
+                                      "--data", str(tmp_path / "d.npz")])
+    assert args.run(args) == 2
+    assert "no model" in capsys.readouterr().err
