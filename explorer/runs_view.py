@@ -14,8 +14,11 @@ from typing import Any, Mapping, Sequence
 
 from explorer.training_plots import best_val_elbo
 
-STATE_ICONS = {"running": "🟠 running", "done": "🟢 done", "stopped": "⚪ stopped",
-               "failed": "🔴 failed", None: "… starting"}
+STATE_BADGES = {"running": ":orange-badge[running]", "done": ":green-badge[done]",
+                "stopped": ":gray-badge[stopped]", "failed": ":red-badge[failed]",
+                None: ":gray-badge[starting]"}
+# TensorFlow's C++ start-up chatter, which log.txt collects from the training process.
+_NOISE = ("I0000 ", "W0000 ", "E0000 ", "WARNING: All log messages before absl")
 
 
 def runs_dir() -> Path:
@@ -32,18 +35,21 @@ def new_run_name(now: float | None = None) -> str:
     return stamp.strftime("run-%Y%m%d-%H%M%S")
 
 
-def duration_text(seconds: float | None) -> str:
-    """``"1 h 02 min"``, ``"3 min 05 s"`` or ``"12 s"``; ``"–"`` when unknown."""
+def duration_text(seconds: float | None, compact: bool = False) -> str:
+    """``"1 h 02 min"``, ``"3 min 05 s"`` or ``"12 s"`` (compact: ``"1h02m"``, ``"3m05s"``,
+    ``"12s"``); ``"–"`` when unknown.
+    """
     if seconds is None:
         return "–"
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
+    h, m, s = ("h", "m", "s") if compact else (" h ", " min ", " s")
     if hours:
-        return f"{hours} h {minutes:02d} min"
+        return f"{hours}{h}{minutes:02d}{m}".rstrip()
     if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+        return f"{minutes}{m}{secs:02d}{s}".rstrip()
+    return f"{secs}{s}".strip()
 
 
 def table_row(summary: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -52,7 +58,7 @@ def table_row(summary: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, A
     dataset = summary.dataset
     return {
         "run": summary.name,
-        "status": STATE_ICONS.get(summary.state, str(summary.state)),
+        "status": summary.state or "starting",
         "best val ELBO": None if elbo is None else round(elbo, 2),
         "epoch": summary.epoch,
         "step": summary.step,
@@ -76,3 +82,17 @@ def steps_per_epoch_estimate(train_config: Mapping[str, Any], n_images: int | No
         return None
     n_train = n_images - int(round(n_images * float(train_config.get("val_fraction", 0.1))))
     return max(1, n_train // batch)
+
+
+def log_tail(text: str, lines: int = 15) -> str:
+    """The last `lines` lines of a run log without TensorFlow's start-up chatter."""
+    kept = [line for line in text.splitlines() if line.strip() and not line.startswith(_NOISE)]
+    return "\n".join(kept[-lines:])
+
+
+def error_headline(error: str | None) -> str:
+    """The first line of a run's error (the runner appends the log tail after it)."""
+    if not error:
+        return "no error message"
+    first = error.strip().splitlines()[0]
+    return first.removesuffix("; last lines of log.txt:")

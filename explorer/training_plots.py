@@ -54,16 +54,34 @@ def best_val_elbo(records: Iterable[Mapping[str, Any]]) -> float | None:
     return max(elbos) if elbos else None
 
 
+def focus_range(values: Sequence[float]) -> list[float] | None:
+    """A y range that keeps the curve's body readable when the first steps are far off.
+
+    From the minimum to at most median + 3·(median − minimum), never past the maximum, padded
+    by 5%; None (autorange) for fewer than 5 values. The early transient of a loss (10× its
+    final value) is then cut off instead of flattening everything else.
+    """
+    values = sorted(v for v in values if _finite(v))
+    if len(values) < 5:
+        return None
+    low, median, high = values[0], values[len(values) // 2], values[-1]
+    top = min(high, median + 3.0 * (median - low))
+    pad = 0.05 * (top - low) or 0.05 * abs(low) or 1.0
+    return [low - pad, top + pad]
+
+
 def elbo_figure(records: Sequence[Mapping[str, Any]], title: str = "", x: str = "step") -> go.Figure:
     """Three panels (objective, reconstruction, KL), each with the train and validation curve."""
     figure = make_subplots(rows=1, cols=3, subplot_titles=[TERM_TITLES[t] for t in TERMS])
     has_windows = any(r.get("kind") == "window" for r in records)
     train_kind = "window" if has_windows else None
     for col, term in enumerate(TERMS, start=1):
+        shown: list[float] = []
         for name, colour, dash in ((term, TRAIN_COLOUR, "solid"), (f"val_{term}", VAL_COLOUR, "dot")):
             # training curves from the frequent window records (epoch means if there are none)
             kind = (train_kind if name == term else None)
             xs, ys = series(records, name, x, kind)
+            shown += ys
             figure.add_trace(
                 go.Scatter(
                     x=xs, y=ys, name="train" if name == term else "validation",
@@ -74,6 +92,7 @@ def elbo_figure(records: Sequence[Mapping[str, Any]], title: str = "", x: str = 
                 row=1, col=col,
             )
         figure.update_xaxes(title_text=x, row=1, col=col)
+        figure.update_yaxes(range=focus_range(shown), row=1, col=col)
     figure.update_yaxes(title_text="nats / image", row=1, col=1)
     figure.update_layout(
         title=title or None, height=320, margin=dict(l=10, r=10, t=60 if title else 40, b=10),

@@ -47,13 +47,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(port: int | None = None, *, app: Path = APP, env: dict | None = None,
+def streamlit_server(port: int | None = None, *, app: Path | None = None, env: dict | None = None,
                      timeout_s: float = 90.0, log_path: Path | None = None) -> Iterator[str]:
     """Run `streamlit run <app>` headless on localhost; yield its URL once /_stcore/health is ok.
 
     The server (and its process group) is stopped on exit, whatever happens.
     """
     port = port or free_port()
+    app = app or APP
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
@@ -117,9 +118,13 @@ def open_explore(page, url: str, timeout_ms: int = 120_000) -> None:
     link.wait_for(timeout=timeout_ms)
     if not link.get_attribute("aria-current") and page.url.rstrip("/") != link.get_attribute("href").rstrip("/"):
         link.click()
-    page.wait_for_selector(".js-plotly-plot .nsewdrag", timeout=timeout_ms)
-    page.wait_for_selector(DECODED_IMG, timeout=timeout_ms)
-    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    try:
+        page.wait_for_selector(".js-plotly-plot .nsewdrag", timeout=timeout_ms)
+        page.wait_for_selector(DECODED_IMG, timeout=timeout_ms)
+        page.wait_for_selector(IDLE, timeout=timeout_ms)
+    except Exception as error:
+        alerts = page.locator("[data-testid='stAlert'], [data-testid='stException']").all_inner_texts()
+        raise AssertionError(f"the Explore page did not become ready: {error}; alerts: {alerts}") from None
 
 
 # JS helpers on the latent map. `gd` is Plotly's graph div, which carries the full layout.

@@ -57,10 +57,10 @@ def trained() -> VAE:
     [
         ModelConfig(),
         ModelConfig(latent_dim=3, likelihood="continuous_bernoulli"),
-        ModelConfig(image_size=24),
+        ModelConfig(image_size=30, encoder_channels=(8, 16)),
         ModelConfig(preset="study"),
     ],
-    ids=["default", "latent3-cb", "size24", "study"],
+    ids=["default", "latent3-cb", "size30", "study"],
 )
 def test_shapes_and_ranges(config: ModelConfig) -> None:
     model = VAE(config)
@@ -139,8 +139,7 @@ def test_iwae_chunks_give_the_same_bound_as_one_pass(monkeypatch) -> None:
     chunked = model.iwae_bound(x, 8, seed=5).numpy()
     assert one_pass.shape == chunked.shape == (4,)
     assert np.all(np.isfinite(chunked))
-    # Different chunking draws different samples, but the bounds agree closely.
-    np.testing.assert_allclose(one_pass, chunked, rtol=1e-3)
+    np.testing.assert_allclose(one_pass, chunked, rtol=1e-6)
     with pytest.raises(ValueError, match="k must be"):
         model.iwae_bound(x, 0)
 
@@ -159,18 +158,21 @@ def test_every_trainable_variable_gets_a_gradient(preset: str) -> None:
 
 def test_elbo_terms_traces_and_compiles_with_a_stateless_seed(model: VAE) -> None:
     x = tf.constant(_images(8))
-    eager = model.elbo_terms(x, beta=2.0, seed=tf.constant([3, 4]))
-
-    @tf.function(jit_compile=True)
-    def compiled(x, seed):
-        return model.elbo_terms(x, beta=2.0, seed=seed)
-
-    traced = compiled(x, tf.constant([3, 4]))
-    for name in ("loss", "reconstruction", "kl"):
-        np.testing.assert_allclose(traced[name].numpy(), eager[name].numpy(), rtol=1e-4)
+    seed = tf.constant([3, 4])
+    eager = model.elbo_terms(x, beta=2.0, seed=seed)
     np.testing.assert_allclose(
         eager["loss"].numpy(), eager["reconstruction"].numpy() + 2.0 * eager["kl"].numpy(), rtol=1e-6
     )
+    traced = tf.function(lambda x, s: model.elbo_terms(x, beta=2.0, seed=s))(x, seed)
+    for name in ("loss", "reconstruction", "kl"):
+        np.testing.assert_allclose(traced[name].numpy(), eager[name].numpy(), rtol=1e-5)
+    # XLA draws other (but equally seeded, repeatable) noise: the KL is exact, the rest agrees
+    # up to the sampling noise of one draw.
+    compiled = tf.function(lambda x, s: model.elbo_terms(x, beta=2.0, seed=s), jit_compile=True)
+    first, again = compiled(x, seed), compiled(x, seed)
+    assert float(first["loss"]) == float(again["loss"])
+    np.testing.assert_allclose(first["kl"].numpy(), eager["kl"].numpy(), rtol=1e-4)
+    np.testing.assert_allclose(first["reconstruction"].numpy(), eager["reconstruction"].numpy(), rtol=0.01)
 
 
 def test_a_few_adam_steps_lower_the_loss(trained: VAE) -> None:
@@ -193,10 +195,15 @@ def test_bad_images_name_the_argument(model: VAE) -> None:
         ({"likelihood": "gaussian"}, "likelihood"),
         ({"latent_dim": 0}, "latent_dim"),
         ({"latent_dim": 2.5}, "latent_dim"),
-        ({"image_size": 30}, "image_size"),
+        ({"image_size": 4}, "image_size"),
         ({"preset": "study", "image_size": 40}, "image_size"),
         ({"encoder_channels": (32, 0)}, "encoder_channels"),
-        ({"encoder_channels": (32, 64, 128)}, "encoder_channels"),
+        ({"encoder_channels": (8, 8, 8, 8, 8)}, "encoder_channels"),
+        ({"decoder_channels": (8,)}, "decoder_channels"),
+        ({"preset": "study", "encoder_units": (8,)}, "encoder_units"),
+        ({"fourier_scale": 0.0}, "fourier_scale"),
+        ({"fourier_features": -1}, "fourier_features"),
+        ({"preset": "study", "fourier_features": 8}, "fourier_features"),
         ({"min_scale": 0.0}, "min_scale"),
     ],
 )
@@ -246,7 +253,7 @@ def test_corrupted_foreign_or_mismatched_checkpoints_are_clear_errors(tmp_path) 
         load_model(directory)
 
     # Weights that match their hash but not the config: a wider decoder's config.
-    wider = {**header, "config": {**header["config"], "decoder_units": [128]}}
+    wider = {**header, "config": {**header["config"], "decoder_units": [256, 128]}}
     (directory / "config.json").write_text(json.dumps(wider))
     with pytest.raises(ValueError, match="shape"):
         load_model(directory)

@@ -2,7 +2,9 @@
 
 import pytest
 
-from explorer.training_plots import best_val_elbo, elbo_figure, overlay_figure, progress, series
+from explorer.training_plots import (
+    best_val_elbo, elbo_figure, focus_range, overlay_figure, progress, series,
+)
 
 RECORDS = [
     {"kind": "window", "epoch": 0, "step": 10, "loss": 400.0, "reconstruction": 390.0, "kl": 10.0,
@@ -51,3 +53,13 @@ def test_progress_reports_rate_fraction_and_eta():
     # 3 s for 30 steps -> 0.1 s/step, 40 steps to go
     assert p["eta_s"] == pytest.approx(4.0)
     assert progress([], epochs=4, steps_per_epoch=None)["eta_s"] is None
+
+
+def test_focus_range_cuts_an_early_transient_but_keeps_a_rising_curve():
+    falling = [1500.0, 700.0] + [400.0 - i for i in range(20)]
+    low, high = focus_range(falling)
+    assert low < 381.0 and high < 700.0
+    rising = [0.5, 2.0, 5.0, 8.0, 9.0, 9.5, 9.8, 10.0]
+    low, high = focus_range(rising)
+    assert low < 0.5 and high >= 10.0
+    assert focus_range([1.0, 2.0]) is None

@@ -13,9 +13,21 @@ from vaeflow.datasets import generate_dataset, save_dataset
 from vaeflow.models import ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]
-# A few thousand parameters: every test trains in well under a second per epoch.
-TINY = ModelConfig(encoder_channels=(4, 8), encoder_units=(16,), decoder_units=(16,),
-                   decoder_channels=(8, 4))
+
+def _tiny(config: ModelConfig) -> ModelConfig:
+    """`config` with every layer width cut to ~1/16 (at least 2): the same architecture, a few
+    thousand parameters, so every test trains in well under a second per epoch.
+    """
+    widths = {}
+    for name in ("encoder_channels", "encoder_units", "decoder_units", "decoder_channels"):
+        widths[name] = tuple(max(2, w // 16) for w in getattr(config, name))
+    values = {**config.to_dict(), **widths}
+    if values.get("fourier_features"):
+        values["fourier_features"] = 8
+    return ModelConfig.from_dict(values)
+
+
+TINY = _tiny(ModelConfig())
 
 
 def small_dataset(path: Path, n: int = 320, seed: int = 11) -> Path:

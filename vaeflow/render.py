@@ -126,7 +126,7 @@ def _axis_sampling(spec: FlowSpec) -> _AxisSampling | None:
 
 
 def _density_on_grid(a: tf.Tensor, theta: tf.Tensor, spec: FlowSpec) -> tf.Tensor:
-    """p(x) of each image's flow on the grid, float32 (G, G, n): [row i = y_i, column j = x_j, image].
+    """p(x) of each image's flow on the grid, float32 (n, G, G): [image, row i = y_i, column j = x_j].
 
     The chain's exact log-density by the change of variables. The last stage, tanh, acts on each
     coordinate alone and the grid is a product of two axes, so its inverse and log-det are taken
@@ -142,9 +142,11 @@ def _density_on_grid(a: tf.Tensor, theta: tf.Tensor, spec: FlowSpec) -> tf.Tenso
     else:
         u, ildj, inner = g, tf.zeros_like(g), spec
     U, V = tf.meshgrid(u, u)  # U[i, j] = u_j (x), V[i, j] = u_i (y)
-    points = tf.reshape(tf.stack([U, V], axis=-1), [-1, 1, 2])
-    log_p = tf.reshape(chain_distribution(a, theta, inner).log_prob(points), [spec.grid_size, spec.grid_size, -1])
-    return tf.exp(log_p + ildj[:, None, None] + ildj[None, :, None])
+    points = tf.reshape(tf.stack([U, V], axis=-1), [1, -1, 2])
+    # Batch [n, 1] against points [1, G², 2]: image-major output, which XLA vectorises best.
+    log_p = chain_distribution(a[:, None], theta[:, None], inner).log_prob(points)
+    log_p = tf.reshape(log_p, [-1, spec.grid_size, spec.grid_size])
+    return tf.exp(log_p + ildj[None, :, None] + ildj[None, None, :])
 
 
 def _lerp_rows(values: tf.Tensor, lower: np.ndarray, weight: np.ndarray, axis: int) -> tf.Tensor:
@@ -158,7 +160,7 @@ def _lerp_rows(values: tf.Tensor, lower: np.ndarray, weight: np.ndarray, axis: i
 
 
 def _contour_field_at(p: tf.Tensor, plan: _AxisSampling) -> tf.Tensor:
-    """The contour polygons' implied field φ at every (corner y, corner x): float32 (Cy, Cx, n).
+    """The contour polygons' implied field φ at every (corner y, corner x): float32 (n, Cy, Cx).
 
     Within a grid cell matplotlib (contourpy) bounds the region above level l by a straight chord
     between the edges' linear crossings at l. A point lies on exactly one such chord; φ is its level.
@@ -166,11 +168,11 @@ def _contour_field_at(p: tf.Tensor, plan: _AxisSampling) -> tf.Tensor:
     between opposite edges give a level linear in the other coordinate. Take the largest candidate
     whose crossings lie on their edges (the one valid candidate, except in saddle cells).
     """
-    ly, wy = tf.constant(plan.corner_lower), tf.constant(plan.corner_weight)[:, None, None]
-    lx, wx = tf.constant(plan.corner_lower), tf.constant(plan.corner_weight)[None, :, None]
+    ly, wy = tf.constant(plan.corner_lower), tf.constant(plan.corner_weight)[None, :, None]
+    lx, wx = tf.constant(plan.corner_lower), tf.constant(plan.corner_weight)[None, None, :]
 
     def corner(dy: int, dx: int) -> tf.Tensor:
-        return tf.gather(tf.gather(p, ly + dy, axis=0), lx + dx, axis=1)
+        return tf.gather(tf.gather(p, ly + dy, axis=1), lx + dx, axis=2)
 
     z00, z10, z01, z11 = corner(0, 0), corner(0, 1), corner(1, 0), corner(1, 1)  # z[x-offset][y-offset]
     # Edges of the unit cell: bottom (y=0) z00→z10, top (y=1) z01→z11, left (x=0) z00→z01, right z10→z11.
@@ -205,35 +207,35 @@ def _compiled_stages(spec: FlowSpec):
     """XLA-compiled (density → min, max, per-pixel max) and (max → band → RGB) for one spec."""
     plan = _axis_sampling(spec)
     valid = valid_nodes(spec)
-    node_mask = tf.constant(valid[:, None, None] & valid[None, :, None])
+    node_mask = tf.constant(valid[None, :, None] & valid[None, None, :])
     block = slice(int(np.argmax(valid)), int(len(valid) - np.argmax(valid[::-1])))
     size = spec.image_size
 
     @tf.function(jit_compile=True, reduce_retracing=True)
     def field_stage(a, theta):
-        p = _density_on_grid(a, theta, spec)  # (G, G, n)
+        p = _density_on_grid(a, theta, spec)  # (n, G, G)
         p = tf.where(node_mask, p, tf.zeros_like(p))  # masked nodes only feed masked cells
-        inner = p[block, block]
-        zmin, zmax = tf.reduce_min(inner, axis=[0, 1]), tf.reduce_max(inner, axis=[0, 1])
+        inner = p[:, block, block]
+        zmin, zmax = tf.reduce_min(inner, axis=[1, 2]), tf.reduce_max(inner, axis=[1, 2])
         if plan is None:
-            return zmin, zmax, tf.fill([tf.shape(p)[2], size, size], tf.constant(-np.inf, p.dtype))
+            return zmin, zmax, tf.fill([tf.shape(p)[0], size, size], tf.constant(-np.inf, p.dtype))
         # The field on (sample rows) × (sample columns). Where both coordinates are off the grid
         # lines (pixel corners inside a cell) the polygons' field differs from bilinear; those
         # points are dropped here and taken from `_contour_field_at` instead.
-        f = _lerp_rows(_lerp_rows(p, plan.lower, plan.weight, axis=1), plan.lower, plan.weight, axis=0)
-        inside = tf.constant(plan.off_grid[:, None, None] & plan.off_grid[None, :, None])
+        f = _lerp_rows(_lerp_rows(p, plan.lower, plan.weight, axis=2), plan.lower, plan.weight, axis=1)
+        inside = tf.constant(plan.off_grid[None, :, None] & plan.off_grid[None, None, :])
         f = tf.where(inside, tf.constant(-np.inf, f.dtype), f)
         owned = tf.constant(plan.owned)
-        f = tf.reduce_max(tf.gather(f, owned, axis=0), axis=1)  # (S, Mx, n)
-        f = tf.reduce_max(tf.gather(f, owned, axis=1), axis=2)  # (S, S, n)
-        c = _contour_field_at(p, plan)  # (Cy, Cx, n)
+        f = tf.reduce_max(tf.gather(f, owned, axis=1), axis=2)  # (n, S, Mx)
+        f = tf.reduce_max(tf.gather(f, owned, axis=2), axis=3)  # (n, S, S)
+        c = _contour_field_at(p, plan)  # (n, Cy, Cx)
         corner_of = tf.constant(plan.corner_of)
-        c = tf.reduce_max(tf.gather(c, corner_of, axis=0), axis=1)
         c = tf.reduce_max(tf.gather(c, corner_of, axis=1), axis=2)
+        c = tf.reduce_max(tf.gather(c, corner_of, axis=2), axis=3)
         f = tf.maximum(f, c)
-        empty = tf.constant(plan.empty[:, None, None] | plan.empty[None, :, None])
+        empty = tf.constant(plan.empty[None, :, None] | plan.empty[None, None, :])
         f = tf.where(empty, tf.constant(-np.inf, f.dtype), f)
-        return zmin, zmax, tf.transpose(f[::-1], [2, 0, 1])  # (n, S, S); image row 0 is y = +extent
+        return zmin, zmax, f[:, ::-1]  # image row 0 is y = +extent
 
     lut = tf.constant(np.concatenate([colormap_bytes(spec.cmap), np.full((1, 3), 255, np.uint8)]))
 
@@ -313,4 +315,4 @@ def density_grid(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
     spec = FlowSpec() if spec is None else spec
     a, theta = as_factors(a, theta)
     p = _density_on_grid(tf.constant(a, tf.float32), tf.constant(theta, tf.float32), spec).numpy()
-    return np.transpose(np.where(np.isfinite(p), p, np.nan), (2, 0, 1)).astype(np.float32)
+    return np.where(np.isfinite(p), p, np.nan).astype(np.float32)

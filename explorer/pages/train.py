@@ -45,11 +45,12 @@ def data_choices() -> list[tuple[str, str]]:
 
 
 def flash(kind: str, text: str) -> None:
+    """A message that survives the rerun after Start."""
     st.session_state["train.flash"] = (kind, text)
 
 
 def start_run(root: str, name: str, config, model_config, data: str) -> None:
-    """Start button callback: launch the run, or say why not."""
+    """Launch the run, or say why not (never raises)."""
     try:
         run = runner(root).start(name, config, data=data, model_config=model_config)
     except RunInProgressError as error:
@@ -57,19 +58,23 @@ def start_run(root: str, name: str, config, model_config, data: str) -> None:
     except ValueError as error:
         flash("error", str(error))
     else:
-        flash("success", f"Started {run.name}: training in the background.")
+        flash("success", f"Started {run.name}: it trains in the background; leave or reload "
+                         "this page at will.")
         st.session_state["train.watch"] = run.name
-        st.session_state["train.name"] = runs_view.new_run_name()
+        st.session_state["train.renew_name"] = True
 
 
 def controls_ui(root: str) -> None:
     st.markdown(f"Training runs on **{device()}**.")
     config, model_config, data = train_config_ui(data_choices())
-    if "train.name" not in st.session_state:
+    # A started name is used up: offer a fresh one (set before the widget exists).
+    if st.session_state.pop("train.renew_name", False) or "train.name" not in st.session_state:
         st.session_state["train.name"] = runs_view.new_run_name()
     name = st.text_input("run name", key="train.name", max_chars=64)
-    st.button("Start", type="primary", key="train.start", on_click=start_run,
-              args=(root, name, config, model_config, data), icon=":material/play_arrow:")
+    # Started here in the script, not in a callback, so it uses the values just read.
+    if st.button("Start", type="primary", key="train.start", icon=":material/play_arrow:"):
+        start_run(root, name, config, model_config, data)
+        st.rerun()
     message = st.session_state.pop("train.flash", None)
     if message:
         getattr(st, message[0])(message[1])
@@ -84,9 +89,15 @@ def watched_run(root: str, names: list[str]) -> str | None:
     return picked if picked in names else (names[0] if names else None)
 
 
-@st.fragment(run_every=LIVE_SECONDS)
-def live_ui(root: str) -> None:
+def live_ui(root: str, active: str | None) -> None:
+    """The live panel; it refreshes itself on a timer only while a run is training."""
+    st.fragment(run_every=LIVE_SECONDS if active else None)(live_panel)(root, active)
+
+
+def live_panel(root: str, active: str | None) -> None:
     jobs = runner(root)
+    if active and jobs.active_run() != active:
+        st.rerun(scope="app")  # the run ended: redraw the page once, then stop polling
     summaries = jobs.list_runs()
     names = [s.name for s in summaries]
     name = watched_run(root, names)
@@ -101,13 +112,14 @@ def live_ui(root: str) -> None:
     n_images = data_store.describe(data_path).n_images if data_path and data_path.exists() else None
     where = progress(records, epochs, runs_view.steps_per_epoch_estimate(config, n_images))
 
-    st.subheader(f"{name}  ·  {runs_view.STATE_ICONS.get(summary.state, summary.state)}")
+    st.subheader(f"{name} {runs_view.STATE_BADGES.get(summary.state, summary.state)}")
     c = st.columns(5)
     c[0].metric("epoch", f"{where['epoch'] or 0} / {epochs}")
     c[1].metric("step", where["step"] if where["step"] is not None else "–")
     c[2].metric("images / s", f"{where['images_per_s']:,.0f}" if where["images_per_s"] else "–")
-    c[3].metric("elapsed", runs_view.duration_text(summary.duration_s))
-    c[4].metric("ETA", runs_view.duration_text(where["eta_s"]) if summary.state == "running" else "–")
+    c[3].metric("elapsed", runs_view.duration_text(summary.duration_s, compact=True))
+    c[4].metric("ETA", runs_view.duration_text(where["eta_s"], compact=True)
+                if summary.state == "running" else "–")
     if summary.state == "running" and where["fraction"] is not None:
         st.progress(where["fraction"])
     if summary.state == "running":
@@ -117,8 +129,10 @@ def live_ui(root: str) -> None:
                 status = jobs.stop(name)
             st.toast(f"{name}: {status.get('state')}")
     if summary.state == "failed":
-        st.error(f"{name} failed: {summary.error}")
-        st.code(jobs.run_dir(name).log_tail(20) or "(log.txt is empty)", language=None)
+        st.error(f"{name} failed: {runs_view.error_headline(summary.error)}")
+        st.caption("The end of its log:")
+        st.code(runs_view.log_tail(jobs.run_dir(name).log_tail(200)) or "(log.txt is empty)",
+                language=None, wrap_lines=True)
     if records:
         st.plotly_chart(elbo_figure(records), key="train.live_figure",
                         config={"displayModeBar": False})
@@ -126,8 +140,12 @@ def live_ui(root: str) -> None:
         st.caption("Waiting for the first metrics (TensorFlow starts and builds the model)…")
 
 
-@st.fragment(run_every=TABLE_SECONDS)
-def runs_ui(root: str) -> None:
+def runs_ui(root: str, active: str | None) -> None:
+    """The runs table and overlay; refreshed on a timer only while a run is training."""
+    st.fragment(run_every=TABLE_SECONDS if active else None)(runs_panel)(root)
+
+
+def runs_panel(root: str) -> None:
     jobs = runner(root)
     summaries = jobs.list_runs()
     if not summaries:
@@ -138,12 +156,15 @@ def runs_ui(root: str) -> None:
     st.dataframe(rows, hide_index=True, key="train.runs_table")
     c1, c2 = st.columns([3, 1])
     names = [s.name for s in summaries]
-    chosen = c1.multiselect("compare runs", names, default=names[: min(3, len(names))],
-                            key="train.compare")
+    with_epochs = [n for n in names if any(r.get("kind") == "epoch" for r in metrics[n])]
+    chosen = c1.multiselect("compare runs", with_epochs, default=with_epochs[:3],
+                            key="train.compare", placeholder="runs with a finished epoch")
     metric = c2.selectbox("curve", OVERLAY_METRICS, key="train.compare_metric")
     if chosen:
         st.plotly_chart(overlay_figure({n: metrics[n] for n in chosen}, metric),
                         key="train.overlay", config={"displayModeBar": False})
+    else:
+        st.caption("Curves appear here once a run has finished an epoch.")
     watch = st.selectbox("follow a run in the live panel", names, key="train.watch_pick",
                          index=names.index(st.session_state.get("train.watch", names[0]))
                          if st.session_state.get("train.watch") in names else 0)
@@ -158,9 +179,10 @@ def main() -> None:
     left, right = st.columns([1, 2], gap="large")
     with left:
         controls_ui(root)
+    active = runner(root).active_run()
     with right:
-        live_ui(root)
-    runs_ui(root)
+        live_ui(root, active)
+    runs_ui(root, active)
 
 
 main()

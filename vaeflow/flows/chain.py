@@ -91,11 +91,12 @@ def flow_bijector(a, theta, spec: FlowSpec | None = None, dtype=tf.float32) -> t
     return tfb.Chain([b for _, b in reversed(flow_stages(a, theta, spec, dtype))])
 
 
-def base_distribution(n: int, spec: FlowSpec | None = None, dtype=tf.float32) -> tfd.Distribution:
-    """N(0, base_scale² I) on R², batch shape [n], event shape [2]."""
+def base_distribution(batch_shape, spec: FlowSpec | None = None, dtype=tf.float32) -> tfd.Distribution:
+    """N(0, base_scale² I) on R², event shape [2], batch shape `batch_shape` (an int n means [n])."""
     spec = spec or FlowSpec()
+    shape = tf.concat([tf.reshape(batch_shape, [-1]), [2]], axis=0)
     return tfd.MultivariateNormalDiag(
-        loc=tf.zeros([n, 2], dtype=dtype), scale_diag=tf.fill([n, 2], tf.constant(spec.base_scale, dtype))
+        loc=tf.zeros(shape, dtype=dtype), scale_diag=tf.fill(shape, tf.constant(spec.base_scale, dtype))
     )
 
 
@@ -119,10 +120,14 @@ def flow_distribution(a, theta, spec: FlowSpec | None = None, dtype=tf.float32) 
 
 
 def chain_distribution(a: tf.Tensor, theta: tf.Tensor, spec: FlowSpec) -> tfd.TransformedDistribution:
-    """`flow_distribution` for tensors already validated (usable inside `tf.function`)."""
+    """`flow_distribution` for tensors already validated (usable inside `tf.function`).
+
+    The batch shape is ``a.shape`` (= ``theta.shape``), so ``a[:, None]`` gives batch [N, 1],
+    which broadcasts against points of shape [1, M, 2] to log-densities of shape [N, M].
+    """
     stages = chain_stages(a, theta, spec)
     return tfd.TransformedDistribution(
-        distribution=base_distribution(tf.shape(a)[0], spec, a.dtype),
+        distribution=base_distribution(tf.shape(a), spec, a.dtype),
         bijector=tfb.Chain([b for _, b in reversed(stages)]),
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 PRESETS = ("default", "study")
@@ -16,10 +17,10 @@ LIKELIHOODS = ("bernoulli", "continuous_bernoulli")
 # Widths used when a field is left at None; one entry per preset (see architectures.py).
 _DEFAULT_WIDTHS: dict[str, dict[str, tuple[int, ...]]] = {
     "default": {
-        "encoder_channels": (32, 64),
+        "encoder_channels": (16, 32, 64),
         "encoder_units": (256,),
-        "decoder_units": (256,),
-        "decoder_channels": (64, 32),
+        "decoder_units": (256, 384),
+        "decoder_channels": (),
     },
     "study": {
         "encoder_channels": (32, 64, 128, 256),
@@ -28,10 +29,21 @@ _DEFAULT_WIDTHS: dict[str, dict[str, tuple[int, ...]]] = {
         "decoder_channels": (512, 256, 128, 64),
     },
 }
-_WIDTH_LENGTHS = {  # how many entries each preset's builder reads
-    "default": {"encoder_channels": 2, "encoder_units": 1, "decoder_units": 1, "decoder_channels": 2},
-    "study": {"encoder_channels": 4, "encoder_units": 3, "decoder_units": 1, "decoder_channels": 4},
+_WIDTH_LENGTHS = {  # how many entries each preset's builder reads: (fewest, most)
+    "default": {
+        "encoder_channels": (1, 4),
+        "encoder_units": (1, 3),
+        "decoder_units": (1, 4),
+        "decoder_channels": (0, 0),
+    },
+    "study": {
+        "encoder_channels": (4, 4),
+        "encoder_units": (3, 3),
+        "decoder_units": (1, 1),
+        "decoder_channels": (4, 4),
+    },
 }
+_DEFAULT_FOURIER = {"default": (128, 0.5), "study": (0, 0.0)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +56,16 @@ class ModelConfig:
         latent_dim: size L of z; q(z|x) is an L-variate normal with a full (Cholesky) covariance.
         likelihood: p(x|z), independent per pixel and channel: ``"bernoulli"`` on logits (the
             study's, pixel intensities in [0, 1] as targets) or ``"continuous_bernoulli"``.
-        image_size: images are (image_size, image_size, 3). The study preset needs 36; the
-            default preset needs a multiple of 4.
+        image_size: images are (image_size, image_size, 3), 8 to 512. The study preset's
+            transposed convolutions fix it at 36.
         encoder_channels, encoder_units, decoder_units, decoder_channels: layer widths, read
             by the preset's builder in `architectures.py`; None picks the preset's own widths.
+            The default preset has 1-4 encoder convolutions, 1-3 encoder dense layers, 1-4
+            decoder dense layers and no decoder convolutions (``decoder_channels=()``).
+        fourier_features, fourier_scale: the default decoder first maps z to
+            [sin 2πBz, cos 2πBz, z] with B (L × fourier_features) fixed, drawn N(0, scale²) at
+            initialisation; 0 features means no mapping. None picks the preset's value
+            (default: 128 features, scale 0.5; study: none).
         min_scale: added to the softplus of the posterior's Cholesky diagonal, so the
             posterior never collapses to a singular covariance.
 
@@ -71,6 +89,8 @@ class ModelConfig:
     encoder_units: tuple[int, ...] | None = None
     decoder_units: tuple[int, ...] | None = None
     decoder_channels: tuple[int, ...] | None = None
+    fourier_features: int | None = None
+    fourier_scale: float | None = None
     min_scale: float = 1e-4
 
     def __post_init__(self) -> None:
@@ -87,24 +107,29 @@ class ModelConfig:
                 f"ModelConfig.image_size must be 36 for preset 'study' (its transposed "
                 f"convolutions produce 36×36), got {self.image_size}"
             )
-        if self.preset == "default" and self.image_size % 4:
-            raise ValueError(
-                f"ModelConfig.image_size must be a multiple of 4 for preset 'default', "
-                f"got {self.image_size}"
-            )
         for name, default in _DEFAULT_WIDTHS[self.preset].items():
             value = getattr(self, name)
             widths = default if value is None else _widths(self, name, value)
-            if len(widths) != _WIDTH_LENGTHS[self.preset][name]:
+            fewest, most = _WIDTH_LENGTHS[self.preset][name]
+            if not fewest <= len(widths) <= most:
+                count = f"{fewest}" if fewest == most else f"{fewest} to {most}"
                 raise ValueError(
-                    f"ModelConfig.{name} must have {_WIDTH_LENGTHS[self.preset][name]} entries "
-                    f"for preset {self.preset!r}, got {len(widths)}"
+                    f"ModelConfig.{name} must have {count} entries for preset {self.preset!r}, "
+                    f"got {len(widths)}"
                 )
             _set(self, name, widths)
-        try:
-            min_scale = float(self.min_scale)
-        except (TypeError, ValueError):
-            raise ValueError(f"ModelConfig.min_scale must be a number, got {self.min_scale!r}")
+        features, scale = _DEFAULT_FOURIER[self.preset]
+        if self.fourier_features is not None:
+            features = _integer(self, "fourier_features", 0, 4096)
+        if self.fourier_scale is not None:
+            scale = _real(self, "fourier_scale")
+        if self.preset == "study" and features:
+            raise ValueError("ModelConfig.fourier_features must be 0 for preset 'study' (it has none)")
+        if features and not 0.0 < scale <= 100.0:
+            raise ValueError(f"ModelConfig.fourier_scale must be in (0, 100], got {scale!r}")
+        _set(self, "fourier_features", features)
+        _set(self, "fourier_scale", scale if features else 0.0)
+        min_scale = _real(self, "min_scale")
         if not 0.0 < min_scale < 1.0:
             raise ValueError(f"ModelConfig.min_scale must be in (0, 1), got {self.min_scale!r}")
         _set(self, "min_scale", min_scale)
@@ -136,11 +161,19 @@ def _set(config: ModelConfig, name: str, value: Any) -> None:
 
 def _integer(config: ModelConfig, name: str, low: int, high: int) -> int:
     value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or int(value) != value):
         raise ValueError(f"ModelConfig.{name} must be an integer in [{low}, {high}], got {value!r}")
     if not low <= int(value) <= high:
         raise ValueError(f"ModelConfig.{name} must be an integer in [{low}, {high}], got {value!r}")
     return int(value)
+
+
+def _real(config: ModelConfig, name: str) -> float:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"ModelConfig.{name} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def _widths(config: ModelConfig, name: str, value: Any) -> tuple[int, ...]:

@@ -146,7 +146,7 @@ class VAE(keras.Model):
     def iwae_bound(self, x, k: int, seed=0) -> tf.Tensor:
         """The IWAE-k lower bound on log p(x), per image, (N,) float32 in nats.
 
-        Samples are drawn in chunks so that at most ~4096 decoded images sit in memory at
+        Samples are decoded in chunks so that at most ~4096 decoded images sit in memory at
         once, whatever k and N. k = 1 is an unbiased one-sample ELBO estimate.
 
         Arguments:
@@ -159,24 +159,23 @@ class VAE(keras.Model):
         x = self._check_images(x)
         loc, scale_tril = self.posterior_params(x)
         q = tfd.MultivariateNormalTriL(loc=loc, scale_tril=scale_tril)
-        n = int(x.shape[0]) if x.shape[0] is not None else None
-        per_chunk = max(1, _IWAE_CHUNK_IMAGES // max(n or 1, 1))
-        n_chunks = math.ceil(k / per_chunk)
-        seeds = tfp.random.split_seed(_stateless(0 if seed is None else seed), n=n_chunks)
-        log_w = []
-        for i in range(n_chunks):
-            samples = min(per_chunk, k - i * per_chunk)
-            log_w.append(self._log_weights(x, q, samples, seeds[i]))
-        log_w = tf.concat(log_w, axis=0)  # (k, N)
-        return tf.reduce_logsumexp(log_w, axis=0) - math.log(k)
+        # All k·N latents at once (small: k·N·L numbers), so the bound does not depend on how
+        # the decoding is chunked; only the decoded images are chunked.
+        z = q.sample(k, seed=_stateless(0 if seed is None else seed))  # (k, N, L)
+        log_prior_ratio = self.prior().log_prob(z) - q.log_prob(z)  # (k, N)
+        n = int(x.shape[0]) if x.shape[0] is not None else _IWAE_CHUNK_IMAGES
+        per_chunk = max(1, _IWAE_CHUNK_IMAGES // max(n, 1))
+        log_px = tf.concat(
+            [self._chunk_log_likelihood(x, z[i : i + per_chunk]) for i in range(0, k, per_chunk)],
+            axis=0,
+        )
+        return tf.reduce_logsumexp(log_px + log_prior_ratio, axis=0) - math.log(k)
 
-    def _log_weights(self, x, q, samples: int, seed) -> tf.Tensor:
-        """log p(x|z) + log p(z) − log q(z|x) for `samples` draws per image, (samples, N)."""
-        z = q.sample(samples, seed=seed)  # (samples, N, L)
-        flat_z = tf.reshape(z, [-1, self.latent_dim])
-        logits = self.decode_logits(flat_z)
-        logits = tf.reshape(logits, tf.concat([[samples, -1], tf.shape(logits)[1:]], axis=0))
-        return self.log_likelihood(x, logits) + self.prior().log_prob(z) - q.log_prob(z)
+    def _chunk_log_likelihood(self, x, z) -> tf.Tensor:
+        """log p(x|z) for z (s, N, L), (s, N)."""
+        logits = self.decode_logits(tf.reshape(z, [-1, self.latent_dim]))
+        logits = tf.reshape(logits, tf.concat([tf.shape(z)[:2], tf.shape(logits)[1:]], axis=0))
+        return self.log_likelihood(x, logits)
 
     # --- keras.Model plumbing -----------------------------------------------------------------
 

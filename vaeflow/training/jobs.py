@@ -126,8 +126,13 @@ class JobRunner:
         with open(run.log_path, "ab") as log:
             log.write(f"$ {' '.join(command)}\n".encode())
             log.flush()
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+            try:
+                process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, start_new_session=True,
+                                           env=env)
+            except OSError as error:
+                run.write_status("failed", error=f"could not launch {command[0]}: {error}")
+                raise
         self._processes[process.pid] = process
         status = run.read_status()
         if status.get("state") == "running" and status.get("pid") is None:

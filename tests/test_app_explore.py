@@ -1,0 +1,117 @@
+"""The Explore page under AppTest: it loads, and changing a widget changes what is shown.
+
+A small untrained VAE stands in for the pretrained one (its decodes still depend on z), and
+the held-out set is shrunk, so the whole file runs in seconds once TensorFlow is imported.
+Clicks on the Plotly map cannot be simulated here: tests/test_selection.py covers the payload
+handling and tests/test_browser.py real clicks.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import cache
+from explorer.selection import DATA_TRACE, GRID_TRACE
+
+PAGE = Path(__file__).resolve().parents[1] / "explorer" / "pages" / "explore.py"
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    import keras
+
+    from vaeflow.models import VAE, ModelConfig, save_model
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("pretrained")
+    save_model(VAE(ModelConfig()), path)
+    return path
+
+
+@pytest.fixture
+def app(monkeypatch, tiny_model_dir, tmp_path):
+    monkeypatch.setattr(cache, "PRETRAINED_DIR", tiny_model_dir)
+    monkeypatch.setattr(cache, "HELDOUT_SIZE", 150)
+    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGE), default_timeout=240)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _figure(at) -> dict:
+    (chart,) = at.get("plotly_chart")
+    return json.loads(chart.proto.spec)
+
+
+def _trace(at, name: str) -> dict:
+    return next(t for t in _figure(at)["data"] if t.get("name") == name)
+
+
+def _image_with_caption(at, prefix: str):
+    for image in at.get("image"):
+        if image.captions and image.captions[0].startswith(prefix):
+            return image
+    raise LookupError(f"no image captioned {prefix!r}…; captions: {[i.captions for i in at.get('image')]}")
+
+
+def test_page_shows_the_map_the_decoded_view_and_the_interpolation(app):
+    assert not app.error
+    dataset = _trace(app, DATA_TRACE)
+    assert len(dataset["x"]) == 150
+    assert len(_trace(app, GRID_TRACE)["x"]) >= 50 * 50  # the click-catching grid
+    assert _figure(app)["layout"]["images"], "manifold map missing"
+    assert _image_with_caption(app, "decoded prior mean").value
+    assert _image_with_caption(app, "t = 0.50").value
+    assert len(_trace(app, "path")["x"]) == 64
+
+
+def test_colour_by_switches_the_colour_scale(app):
+    theta_marker = _trace(app, DATA_TRACE)["marker"]
+    app.selectbox(key="explore_colour_by").set_value("a").run()
+    a_marker = _trace(app, DATA_TRACE)["marker"]
+    assert theta_marker["color"] != a_marker["color"]
+    assert theta_marker["colorbar"]["title"]["text"] == "θ"
+    assert a_marker["colorbar"]["title"]["text"] == "a"
+    app.selectbox(key="explore_colour_by").set_value("none").run()
+    assert isinstance(_trace(app, DATA_TRACE)["marker"]["color"], str)
+
+
+def test_manifold_and_iso_toggles_add_and_remove_layers(app):
+    app.toggle(key="explore_manifold").set_value(False).run()
+    assert not _figure(app)["layout"].get("images")
+    app.toggle(key="explore_iso").set_value(True).run()
+    assert not app.exception
+    names = [t.get("name") for t in _figure(app)["data"]]
+    assert "iso-a" in names and "iso-θ" in names
+
+
+def test_moving_t_decodes_a_different_frame(app):
+    before = _image_with_caption(app, "t = 0.50").value
+    app.slider(key="explore_t").set_value(0.9).run()
+    after = _image_with_caption(app, "t = 0.90").value
+    assert after != before
+
+
+def test_spherical_path_differs_from_linear_and_endpoints_follow_the_index(app):
+    linear = _trace(app, "path")
+    app.radio(key="explore_method").set_value("spherical").run()
+    spherical = _trace(app, "path")
+    assert linear["x"][0] == pytest.approx(spherical["x"][0])  # same endpoints...
+    assert linear["x"][32] != pytest.approx(spherical["x"][32])  # ...another way between
+    app.number_input(key="explore_row_A").set_value(7).run()
+    endpoints = _trace(app, "endpoints")
+    assert app.session_state["explore_A"]["index"] == 7
+    assert endpoints["x"][0] == pytest.approx(app.session_state["explore_A"]["xy"][0], abs=1e-4)
+
+
+def test_a_broken_model_gives_a_message_not_a_traceback(monkeypatch, tmp_path):
+    (tmp_path / "broken").mkdir()
+    monkeypatch.setattr(cache, "PRETRAINED_DIR", tmp_path / "broken")
+    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGE), default_timeout=240)
+    at.run()
+    assert not at.exception
+    assert "Cannot use model" in at.error[0].value

@@ -1,0 +1,106 @@
+"""The Train page in AppTest: it loads, follows its controls, starts and stops a real tiny run,
+refuses a second start, and shows why a run failed."""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import vaeflow
+
+APP = str(Path(__file__).resolve().parents[1] / "explorer" / "app.py")
+TIMEOUT = 120
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    monkeypatch.setenv("VAEFLOW_DATA_DIR", str(data))
+    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(runs))
+    data.mkdir()
+    vaeflow.save_dataset(vaeflow.generate_dataset(96, seed=0), data / "tiny.npz")
+    yield data, runs
+    jobs = vaeflow.JobRunner(runs)
+    for name in jobs.active_runs():  # never leave a training process behind
+        jobs.stop(name, timeout=30)
+
+
+@pytest.fixture
+def page(dirs):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(elements):
+    return [e.value for e in elements]
+
+
+def test_page_shows_the_device_and_the_saved_dataset(page, dirs):
+    assert _texts(page.title) == ["Train"]
+    assert any("Training runs on **CPU**" in m or "Training runs on **GPU" in m
+               for m in _texts(page.markdown))
+    options = page.selectbox(key="train.data").options
+    assert options == ["tiny (96 images)", "fresh images every epoch (stream)"]
+    assert any("No runs yet" in i for i in _texts(page.info))
+
+
+def test_choosing_the_study_preset_loads_its_recipe(page):
+    assert page.number_input(key="train.beta").value == 1.0
+    page.selectbox(key="train.preset").set_value("study").run()
+    assert page.number_input(key="train.beta").value == 2.0
+    assert page.select_slider(key="train.learning_rate").value == 1e-4
+    assert page.select_slider(key="train.batch_size").value == 32
+    assert page.number_input(key="train.patience").value == 3
+    assert not page.exception
+
+
+def test_start_refuse_watch_and_stop_a_tiny_run(page, dirs):
+    data, runs = dirs
+    page.selectbox(key="train.data").set_value(str(data / "tiny.npz"))
+    page.number_input(key="train.epochs").set_value(500)
+    page.select_slider(key="train.batch_size").set_value(16)
+    page.text_input(key="train.name").set_value("tiny-run")
+    page.button(key="train.start").click().run()
+    assert not page.exception
+    assert any("Started tiny-run" in s for s in _texts(page.success))
+    run = vaeflow.RunDir(runs, "tiny-run")
+    assert run.read_config()["train"]["batch_size"] == 16
+    assert run.read_status()["state"] == "running"
+    assert page.text_input(key="train.name").value != "tiny-run"  # a fresh name is offered
+
+    page.button(key="train.start").click().run()  # a second run while one trains
+    assert not page.exception
+    assert any("already going" in w and "tiny-run" in w for w in _texts(page.warning))
+
+    deadline = time.time() + 150
+    while not any(r.get("kind") == "epoch" for r in run.read_metrics()):
+        assert run.read_status()["state"] == "running", run.log_tail()
+        assert time.time() < deadline, "no finished epoch in time"
+        time.sleep(1.0)
+    page.run()  # a fresh page (like a reload) finds the run on disk
+    assert any("tiny-run" in h for h in _texts(page.subheader))
+    charts = {c.proto.id.split("-")[-1] for c in page.get("plotly_chart")}
+    assert "train.live_figure" in charts
+    (table,) = page.dataframe
+    assert list(table.value["run"]) == ["tiny-run"] and table.value["status"][0] == "running"
+
+    page.button(key="train.stop").click().run()
+    assert not page.exception
+    status = run.read_status()
+    assert status["state"] == "stopped"
+    assert any(run.checkpoints_dir.iterdir()) and run.model_dir.is_dir()
+
+
+def test_a_failed_run_shows_its_error_and_log_tail(page, dirs):
+    run = vaeflow.RunDir(dirs[1], "broken").create()
+    run.write_config({"train": vaeflow.TrainConfig(data="x.npz").to_dict(), "model": {}})
+    run.log_path.write_text("I0000 00:00 chatter\nepoch 1 ok\nNonFiniteLossError: loss is nan\n")
+    run.write_status("failed", error="NonFiniteLossError: non-finite training loss at step 7")
+    page.run()
+    assert any("broken failed: NonFiniteLossError" in e for e in _texts(page.error))
+    (log,) = page.code
+    assert "loss is nan" in log.value and "chatter" not in log.value
+    assert not page.exception

@@ -1,0 +1,98 @@
+"""The Explore page in a real Chromium against `streamlit run explorer/app.py`.
+
+It clicks the latent map on empty space and on a dataset point and checks that the decoded
+image changed each time; it drags the interpolation slider and checks that the frame changed.
+Screenshots go to artifacts/ (git-ignored). Skipped when chromium or playwright is missing,
+unless VAEFLOW_REQUIRE_BROWSER=1 (CI), where that is a failure.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import browser_util as bu
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = bu.REPO / "artifacts" / "browser"
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    reason = bu.browser_missing_reason()
+    if reason:
+        if os.environ.get("VAEFLOW_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"real-browser test required (VAEFLOW_REQUIRE_BROWSER=1) but {reason}")
+        pytest.skip(reason)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with bu.streamlit_server(log_path=ARTIFACTS / "streamlit.log", timeout_s=120) as url:
+        yield url
+
+
+@pytest.fixture
+def page(app_url):
+    with bu.chromium_page() as page:
+        bu.open_explore(page, app_url, timeout_ms=150_000)
+        yield page
+
+
+def _shot(page, name: str) -> Path:
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _decoded_caption(page) -> str:
+    return page.inner_text(".st-key-decoded_view")
+
+
+def test_clicks_decode_and_the_slider_moves_the_frame(page):
+    _shot(page, "01_explore_loaded.png")
+    assert page.locator("[data-testid='stException']").count() == 0
+    src = bu.image_src(page, bu.DECODED_IMG)
+    assert src
+
+    # 1. A click on empty space (no dataset point within 14 px) decodes that z.
+    (x, y) = bu.empty_spots(page, 1)[0]
+    bu.click_latent(page, x, y)
+    src_empty = bu.wait_image_changed(page, bu.DECODED_IMG, src)
+    page.wait_for_selector(bu.IDLE)
+    caption = _decoded_caption(page)
+    assert "#" not in caption, caption  # not attributed to a dataset point
+    shown = [float(v) for v in re.findall(r"[+-]\d+\.\d+", caption)[:2]]
+    (x0, x1), (y0, y1) = bu.axis_ranges(page)
+    # the decoded z is the grid node under the cursor: within a grid cell of the click
+    assert abs(shown[0] - x) <= (x1 - x0) / 40 and abs(shown[1] - y) <= (y1 - y0) / 40, (shown, x, y)
+    _shot(page, "02_clicked_empty_space.png")
+
+    # 2. A click on a dataset point decodes its posterior mean and shows its true image and
+    #    reconstruction beside the decode.
+    row, (x, y) = bu.isolated_data_point(page)
+    bu.click_latent(page, x, y)
+    src_point = bu.wait_image_changed(page, bu.DECODED_IMG, src_empty)
+    assert src_point != src_empty
+    page.wait_for_selector(bu.IDLE)
+    page.get_by_text("its reconstruction").wait_for(timeout=10_000)
+    match = re.search(r"#(\d+)", _decoded_caption(page))
+    assert match, _decoded_caption(page)
+    assert page.get_by_text(f"true image #{match.group(1)}").count() == 1
+    _shot(page, "03_clicked_data_point.png")
+
+    # 3. Dragging the t slider decodes another point of the A → B path.
+    frame = bu.image_src(page, bu.FRAME_IMG)
+    thumb = page.locator(".st-key-explore_t [role='slider']")
+    thumb.scroll_into_view_if_needed()
+    t_before = thumb.get_attribute("aria-valuenow")
+    box = thumb.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    page.mouse.move(cx + 90, cy, steps=8)
+    page.mouse.up()
+    new_frame = bu.wait_image_changed(page, bu.FRAME_IMG, frame)
+    assert new_frame != frame
+    assert float(thumb.get_attribute("aria-valuenow")) > float(t_before)
+    page.wait_for_selector(bu.IDLE)
+    _shot(page, "04_dragged_t_slider.png")
+    assert page.locator("[data-testid='stException']").count() == 0

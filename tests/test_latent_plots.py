@@ -1,0 +1,82 @@
+"""explorer.latent_plots: the latent map figure's traces, colours, layers and clickability."""
+
+import math
+
+import numpy as np
+import pytest
+
+from explorer.latent_plots import ENDPOINTS_TRACE, ISO_A_TRACE, ISO_THETA_TRACE, PATH_TRACE, latent_map_figure
+from explorer.selection import DATA_TRACE, GRID_TRACE, trace_numbers
+
+RNG = np.random.default_rng(0)
+XY = RNG.normal(size=(50, 2))
+FACTORS = np.column_stack([RNG.normal(3, 1, 50), RNG.uniform(0, 2 * math.pi, 50)])
+RANGES = dict(x_range=(-3.0, 3.0), y_range=(-2.0, 4.0))
+
+
+def test_dataset_points_carry_their_row_and_sit_under_the_click_grid():
+    figure = latent_map_figure(XY, FACTORS, **RANGES)
+    numbers = trace_numbers(figure)
+    data = figure.data[numbers[DATA_TRACE]]
+    assert [row[0] for row in data.customdata] == list(range(50))
+    np.testing.assert_allclose(data.x, XY[:, 0], atol=1e-5)
+    # The grid is the last trace and spans the plotted rectangle.
+    assert numbers[GRID_TRACE] == len(figure.data) - 1
+    grid = figure.data[-1]
+    assert (min(grid.x), max(grid.x), min(grid.y), max(grid.y)) == (-3.0, 3.0, -2.0, 4.0)
+    assert tuple(figure.layout.xaxis.range) == (-3.0, 3.0)
+
+
+def test_theta_uses_a_cyclic_scale_pinned_to_the_angle_range():
+    figure = latent_map_figure(XY, FACTORS, colour_by="θ", cyclic_scale="IceFire",
+                               theta_range=(0.0, 2 * math.pi), **RANGES)
+    marker = figure.data[trace_numbers(figure)[DATA_TRACE]].marker
+    # θ = 0 and θ = 2π are the same image: with cmin/cmax at the range ends they share a colour.
+    assert (marker.cmin, marker.cmax) == (0.0, pytest.approx(2 * math.pi))
+    first, last = marker.colorscale[0][1], marker.colorscale[-1][1]
+    assert first == last
+    np.testing.assert_allclose(marker.color, FACTORS[:, 1])
+
+
+def test_colour_by_a_and_none():
+    by_a = latent_map_figure(XY, FACTORS, colour_by="a", **RANGES)
+    np.testing.assert_allclose(by_a.data[trace_numbers(by_a)[DATA_TRACE]].marker.color, FACTORS[:, 0])
+    plain = latent_map_figure(XY, None, colour_by="none", **RANGES)
+    assert isinstance(plain.data[trace_numbers(plain)[DATA_TRACE]].marker.color, str)
+
+
+def test_optional_layers_appear_only_when_given():
+    bare = latent_map_figure(XY, FACTORS, **RANGES)
+    assert set(trace_numbers(bare)) == {DATA_TRACE, GRID_TRACE}
+    assert not bare.layout.images
+    iso = np.zeros((3, 10, 2))
+    full = latent_map_figure(
+        XY, FACTORS, manifold=np.zeros((60, 60, 3), np.uint8), iso_a=iso, iso_theta=iso[:2],
+        path=np.zeros((5, 2)), endpoints={"A": (0.0, 1.0), "B": (1.0, 0.0)}, **RANGES,
+    )
+    names = trace_numbers(full)
+    assert {ISO_A_TRACE, ISO_THETA_TRACE, PATH_TRACE, ENDPOINTS_TRACE} <= set(names)
+    # three iso-a curves in one trace, separated by gaps
+    assert list(full.data[names[ISO_A_TRACE]].x).count(None) == 3
+    assert list(full.data[names[ENDPOINTS_TRACE]].text) == ["A", "B"]
+    # lines must not swallow clicks meant for the grid or the points
+    for name in (ISO_A_TRACE, PATH_TRACE, ENDPOINTS_TRACE):
+        assert full.data[names[name]].hoverinfo == "skip"
+    (image,) = full.layout.images
+    assert (image.x, image.y, image.sizex, image.sizey) == (-3.0, 4.0, 6.0, 6.0)
+    assert image.layer == "below"
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(xy=np.zeros((5, 3)), factors=None, colour_by="none"), "xy"),
+        (dict(xy=XY, factors=FACTORS[:10]), "factors"),
+        (dict(xy=XY, factors=FACTORS, colour_by="hue"), "colour_by"),
+        (dict(xy=XY, factors=FACTORS, cyclic_scale="Jet"), "cyclic_scale"),
+        (dict(xy=XY, factors=None, colour_by="a"), "factors"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        latent_map_figure(**kwargs, **RANGES)

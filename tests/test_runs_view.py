@@ -1,0 +1,40 @@
+"""Rows, names, durations and log tails the Train page shows about runs."""
+
+from types import SimpleNamespace
+
+from explorer.runs_view import (duration_text, error_headline, log_tail, new_run_name,
+                                steps_per_epoch_estimate, table_row)
+from vaeflow.training.runs import validate_run_name
+
+
+def test_new_run_names_are_valid_and_sortable():
+    first, later = new_run_name(1_800_000_000), new_run_name(1_800_000_061)
+    assert validate_run_name(first) == first and first < later
+
+
+def test_durations_read_naturally():
+    assert [duration_text(s) for s in (5, 65, 3725)] == ["5 s", "1 min 05 s", "1 h 02 min"]
+    assert duration_text(65, compact=True) == "1m05s" and duration_text(None) == "–"
+
+
+def test_table_row_has_best_elbo_dataset_and_hyperparameters():
+    summary = SimpleNamespace(name="r", state="done", epoch=2, step=40, duration_s=65.0,
+                              dataset="/x/data/flow.npz", hyperparameters={"beta": 2.0})
+    records = [{"kind": "epoch", "val_reconstruction": 350.0, "val_kl": 7.0},
+               {"kind": "epoch", "val_reconstruction": 345.0, "val_kl": 8.0}]
+    row = table_row(summary, records)
+    assert row["best val ELBO"] == -353.0 and row["dataset"] == "flow" and row["beta"] == 2.0
+    assert row["duration"] == "1 min 05 s" and row["status"] == "done"
+
+
+def test_log_tail_drops_tensorflow_chatter_and_error_headline_drops_the_tail():
+    text = "I0000 00:00 oneDNN\nWARNING: All log messages before absl\nepoch 1\nboom\n"
+    assert log_tail(text) == "epoch 1\nboom"
+    assert error_headline("died (exit 2); last lines of log.txt:\nx\ny") == "died (exit 2)"
+
+
+def test_steps_per_epoch_follow_the_split_and_the_stream():
+    assert steps_per_epoch_estimate({"batch_size": 10, "val_fraction": 0.1}, 100) == 9
+    assert steps_per_epoch_estimate({"batch_size": 10, "stream": True,
+                                     "stream_epoch_size": 95}, None) == 9
+    assert steps_per_epoch_estimate({"batch_size": 10}, None) is None
