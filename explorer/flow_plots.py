@@ -93,39 +93,38 @@ def stage_views(a: float, theta: float, spec: "vaeflow.FlowSpec | None" = None, 
 
 def stage_figure(views: list[StageView], height: int = 440) -> go.Figure:
     """Two rows of panels, one column per stage: the sample cloud above, the density below."""
+    n = len(views)
     figure = make_subplots(
-        rows=2, cols=len(views), subplot_titles=[STAGE_TITLES[v.name] for v in views],
+        rows=2, cols=n, subplot_titles=[STAGE_TITLES[v.name] for v in views],
         vertical_spacing=0.08, horizontal_spacing=0.03,
     )
     colour = views[0].samples[:, 0]  # each point keeps its base z1 as colour, across stages
+    traces, rows, cols, axes = [], [], [], {}
     for col, view in enumerate(views, start=1):
-        figure.add_trace(
-            go.Scattergl(
-                x=view.samples[:, 0], y=view.samples[:, 1], mode="markers",
-                marker=dict(size=3, color=colour, colorscale="Turbo", opacity=0.7),
-                hoverinfo="skip", showlegend=False,
-            ),
-            row=1, col=col,
-        )
-        figure.add_trace(
-            go.Heatmap(
-                x=view.xs, y=view.ys, z=view.density, colorscale="Hot", showscale=False,
-                zmin=0.0, zmax=float(np.quantile(view.density, 0.995)) or None,
-                hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<br>p=%{z:.3g}<extra></extra>",
-            ),
-            row=2, col=col,
-        )
+        traces.append(go.Scattergl(
+            x=view.samples[:, 0], y=view.samples[:, 1], mode="markers",
+            marker=dict(size=3, color=colour, colorscale="Turbo", opacity=0.7),
+            hoverinfo="skip", showlegend=False,
+        ))
+        traces.append(go.Heatmap(
+            x=view.xs, y=view.ys, z=view.density, colorscale="Hot", showscale=False,
+            zmin=0.0, zmax=float(np.quantile(view.density, 0.995)) or None,
+            hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<br>p=%{z:.3g}<extra></extra>",
+        ))
+        rows += [1, 2]
+        cols += [col, col]
         for row in (1, 2):
-            index = (row - 1) * len(views) + col
+            index = (row - 1) * n + col
+            suffix = "" if index == 1 else str(index)
             # ticks on the clouds show where each stage moves them; the densities share them
-            axis = dict(showticklabels=row == 1, showgrid=False, zeroline=False,
-                        gridcolor="rgba(0,0,0,0)", tickfont=dict(size=9), nticks=4)
-            figure.update_xaxes(range=[float(view.xs[0]), float(view.xs[-1])], row=row, col=col,
-                                **axis)
+            common = dict(showticklabels=row == 1, showgrid=False, zeroline=False,
+                          tickfont=dict(size=9), nticks=4)
+            axes[f"xaxis{suffix}"] = dict(range=[float(view.xs[0]), float(view.xs[-1])], **common)
             # equal aspect, so a rotation looks like a rotation
-            figure.update_yaxes(range=[float(view.ys[0]), float(view.ys[-1])], row=row, col=col,
-                                scaleanchor="x" if index == 1 else f"x{index}", scaleratio=1,
-                                **axis)
+            axes[f"yaxis{suffix}"] = dict(range=[float(view.ys[0]), float(view.ys[-1])],
+                                          scaleanchor=f"x{suffix}", scaleratio=1, **common)
+    # One call each: plotly's per-cell update_xaxes(row=, col=) costs ~50 ms apiece.
+    figure.add_traces(traces, rows=rows, cols=cols)
     figure.update_layout(height=height, margin=dict(l=5, r=5, t=30, b=5),
-                         plot_bgcolor="rgba(0,0,0,0)")
+                         plot_bgcolor="rgba(0,0,0,0)", **axes)
     return figure

@@ -191,8 +191,12 @@ def _pixels_many(page, points: list[tuple[float, float]]) -> list[tuple[float, f
     return [tuple(p) for p in page.evaluate(script, [list(p) for p in points])]
 
 
-def isolated_data_point(page, min_gap_px: float = 10.0) -> tuple[int, tuple[float, float]]:
-    """(row, (x, y)) of a dataset point inside the plot whose neighbours are >= min_gap_px away."""
+def isolated_data_point(page, min_gap_px: float = 10.0) -> tuple[int, tuple[float, float], float]:
+    """(row, (x, y), gap_px) of a dataset point inside the plot, away from its neighbours.
+
+    The first point whose nearest neighbour is >= `min_gap_px` pixels away, else (a collapsed
+    cloud, e.g. an untrained model) the most isolated one; `gap_px` says which.
+    """
     from explorer.selection import DATA_TRACE
 
     points = trace_points(page, DATA_TRACE)
@@ -204,9 +208,9 @@ def isolated_data_point(page, min_gap_px: float = 10.0) -> tuple[int, tuple[floa
             continue
         gap = min(((px - qx) ** 2 + (py - qy) ** 2 for j, (qx, qy) in enumerate(pixels) if j != i), default=1e9) ** 0.5
         if gap >= min_gap_px:
-            return i, (x, y)
+            return i, (x, y), gap
         if gap > best_gap:
-            best, best_gap = (i, (x, y)), gap
+            best, best_gap = (i, (x, y), gap), gap
     if best is None:
         raise LookupError("no dataset point inside the plot")
     return best

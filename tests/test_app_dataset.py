@@ -67,7 +67,7 @@ def test_flow_inspector_follows_the_chosen_image_and_the_hand_set_factors(page):
         "base z", "f1 shift", "f2 scale", "f3 shear", "f4 rotation", "f5 tanh"]
     page.selectbox(key="inspect.index").set_value(5).run()
     second = _figure(page, "inspect.figure")
-    assert second["data"][8]["y"] != first["data"][8]["y"]  # the sheared cloud moved
+    assert second["data"][8]["y"] != first["data"][8]["y"]  # the rotated cloud moved
 
     page.radio(key="inspect.mode").set_value("a and θ by hand").run()
     page.toggle(key="spec.tanh").set_value(False).run()

@@ -57,3 +57,58 @@ def test_mirrored_strategy_on_two_logical_cpus_trains_in_sync(tmp_path):
     losses = report["val_losses"]
     assert all(b < a for a, b in zip(losses, losses[1:])), losses
     assert report["reload_matches"]
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_mirrored_strategy_from_tf_config(tmp_path):
+    """Two worker processes on this host, configured only through TF_CONFIG, train as one."""
+    import os
+    import subprocess
+    import sys
+
+    from training_util import TINY, small_dataset, vaeflow_env
+    from vaeflow.training.runs import RunDir
+
+    data = small_dataset(tmp_path / "flow.npz", n=192)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({
+        "train": {"data": str(data), "epochs": 2, "batch_size": 32, "seed": 0},
+        "model": TINY.to_dict()}))
+    cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
+    workers = []
+    for index in range(2):
+        env = {**vaeflow_env(),
+               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "vaeflow", "train", "--config", str(config_file),
+             "--run-dir", str(tmp_path / "multi"), "--no-progress"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    try:
+        outputs = [worker.communicate(timeout=240)[0] for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert [w.returncode for w in workers] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    chief, other = RunDir(tmp_path, "multi"), RunDir(tmp_path / "multi" / "workers", "worker-1")
+    assert "replicas: 2" in chief.log_path.read_text()
+    assert chief.read_status()["state"] == other.read_status()["state"] == "done"
+    # one model, trained in lockstep: both workers saw the same all-reduced losses
+    def losses(run):
+        return [{k: v for k, v in r.items() if k not in ("time", "images_per_s")}
+                for r in run.read_metrics()]
+
+    assert losses(chief) == losses(other)
+    assert (chief.model_dir / "weights.npz").read_bytes() == (other.model_dir / "weights.npz").read_bytes()
+    assert os.path.exists(chief.checkpoints_dir / "latest.json")

@@ -1,5 +1,6 @@
 """JobRunner: launch a real training process, watch it, refuse a second, stop it, catch a crash."""
 
+import json
 import os
 import signal
 import time
@@ -72,4 +73,18 @@ def test_launch_watch_refuse_stop_resume_and_crash(runner, tmp_path):
     assert failed["state"] == "failed"
     assert "died without finishing" in failed["error"] and f"resumed from step {stopped_at}" in failed["error"]
     assert runner.status("live")["state"] == "failed"
+    assert runner.active_run() is None
+
+
+def test_a_live_pid_counts_only_if_it_is_the_same_process(tmp_path):
+    runner = JobRunner(tmp_path)
+    run = runner.run_dir("inproc").create()
+    run.write_config({"train": {"stream": True}})
+    run.write_status("running", pid=os.getpid())  # e.g. vaeflow.train() in a notebook
+    assert runner.status("inproc")["state"] == "running"
+    assert runner.active_run() == "inproc"
+    status = run.read_status()
+    status["pid_start"] -= 1  # the pid now belongs to another process than the one recorded
+    run.status_path.write_text(json.dumps(status))
+    assert runner.status("inproc")["state"] == "failed"
     assert runner.active_run() is None

@@ -9,9 +9,11 @@ axis off, ``tight_layout(pad=0)``, S/100 in at 100 dpi. What Agg paints, and wha
 3. Bands are filled lowest first without antialiasing, and Agg paints every pixel a polygon
    touches, so a pixel ends up with the highest band that touches its area: the band of the
    maximum of the (bilinearly interpolated) density over the pixel's square. That maximum is
-   attained at the corners of the pixel ∩ grid-cell rectangles, so we sample the field on the
-   union of pixel edges and grid lines and max-pool per pixel. Pixels touching no valid cell
-   stay white.
+   attained at a corner of a pixel ∩ grid-cell rectangle, i.e. on the pixel's lattice of edges
+   and inner grid lines (`_pixel_max`). Pixels touching no valid cell stay white.
+   (Agg in fact skips a band whose area in the pixel is under 1/256 px², and contourpy's
+   polygons cut cells with straight chords rather than bilinear curves; both leave a small,
+   measured residual: see README "Performance".)
 4. Band k's colour is entry ``int(256 · (mid_k − lev_0) / (lev_last − lev_0))`` of the colour
    map, mid_k the band's midpoint, as Agg paints it (`colormaps.colormap_bytes`).
 
@@ -34,33 +36,32 @@ from vaeflow.flows.chain import as_factors, chain_distribution
 from vaeflow.flows.spec import FlowSpec
 
 # Images per compiled call. Fixed shapes mean one XLA compilation per spec; the last chunk is padded.
-_CHUNK = 256
+_CHUNK = 64
 _SMALL_CHUNK = 16
 tfb = tfp.bijectors
 
 
 @dataclasses.dataclass(frozen=True)
 class _AxisSampling:
-    """Where to sample the density along one axis (both axes share it), in grid-index units 0 … G−1.
+    """How one axis (both axes share it) cuts into pixels, in grid-index units 0 … G−1.
 
-    coords (M,): pixel edges (clipped to the valid cells) and the grid nodes between them.
-    lower (M,) int32, weight (M,) float32: coords = lower + weight, lower ≤ G − 2.
-    owned (S, K) int32: indices into coords of the samples inside pixel j (padded by repeats).
-    off_grid (M,) bool: coords strictly between grid nodes (these are pixel edges).
-    corners (C,): the distinct clipped pixel edges; corner_lower, corner_weight as above.
-    corner_of (S, 2) int32: indices into corners of pixel j's first and last edge.
-    empty (S,) bool: pixels whose span meets no valid grid cell.
+    Pixel j spans [start_j, stop_j] (its edges, clipped to the valid cells). The bilinear field's
+    maximum over a pixel is attained on its lattice {start, grid nodes strictly inside, stop}²,
+    because the field is linear along every lattice line between lattice points.
+
+    edge_lower (E,) int32, edge_weight (E,) float32: the distinct clipped edges as lower node +
+        fraction (lower ≤ G − 2).
+    lattice_lower (S, K) int32, lattice_weight (S, K) float32: pixel j's lattice positions the
+        same way (padded by repeats).
+    lattice_rows (S, K) int32: pixel j's lattice as indices into [G grid rows, then E edge rows].
+    empty (S,) bool: pixels that meet no valid grid cell.
     """
 
-    coords: np.ndarray
-    lower: np.ndarray
-    weight: np.ndarray
-    owned: np.ndarray
-    off_grid: np.ndarray
-    corners: np.ndarray
-    corner_lower: np.ndarray
-    corner_weight: np.ndarray
-    corner_of: np.ndarray
+    edge_lower: np.ndarray
+    edge_weight: np.ndarray
+    lattice_lower: np.ndarray
+    lattice_weight: np.ndarray
+    lattice_rows: np.ndarray
     empty: np.ndarray
 
 
@@ -75,11 +76,6 @@ def valid_nodes(spec: FlowSpec) -> np.ndarray:
     return np.abs(g) < 1 if spec.tanh else np.ones(g.shape, dtype=bool)
 
 
-def _split(coords: np.ndarray, grid_size: int) -> tuple[np.ndarray, np.ndarray]:
-    lower = np.clip(np.floor(coords), 0, grid_size - 2).astype(np.int32)
-    return lower, (coords - lower).astype(np.float32)
-
-
 def _axis_sampling(spec: FlowSpec) -> _AxisSampling | None:
     """Sampling plan for one axis, or None when no grid cell is valid."""
     valid = np.flatnonzero(valid_nodes(spec))
@@ -87,41 +83,34 @@ def _axis_sampling(spec: FlowSpec) -> _AxisSampling | None:
         return None
     lo, hi = float(valid[0]), float(valid[-1])
     size, cells = spec.image_size, spec.grid_size - 1
-    edges = np.arange(size + 1) * cells / size  # pixel edges in grid-index units
+    bounds = np.arange(size + 1) * cells / size  # pixel edges in grid-index units
     spans = []
     for j in range(size):
-        start, stop = max(edges[j], lo), min(edges[j + 1], hi)
-        if stop <= start:  # touches the valid square in at most a line: Agg paints nothing
-            spans.append(None)
-            continue
-        inner = np.arange(np.floor(start) + 1, np.ceil(stop))
-        spans.append(np.concatenate([[start], inner, [stop]]))
-    if all(s is None for s in spans):
+        start, stop = max(bounds[j], lo), min(bounds[j + 1], hi)
+        # A pixel that meets the valid square in at most a line gets no paint from Agg.
+        spans.append((start, stop) if stop > start else (lo, lo))
+    empty = np.array([stop <= start for start, stop in spans])
+    if empty.all():
         return None
-    used = [s for s in spans if s is not None]
-    coords = np.unique(np.concatenate(used))
-    corners = np.unique(np.concatenate([[s[0], s[-1]] for s in used]))
-    width = max(len(s) for s in used)
-    owned = np.zeros((size, width), dtype=np.int32)
-    corner_of = np.zeros((size, 2), dtype=np.int32)
-    for j, s in enumerate(spans):
-        if s is not None:
-            idx = np.searchsorted(coords, s)
-            owned[j] = np.concatenate([idx, np.full(width - len(idx), idx[-1])])
-            corner_of[j] = np.searchsorted(corners, [s[0], s[-1]])
-    lower, weight = _split(coords, spec.grid_size)
-    corner_lower, corner_weight = _split(corners, spec.grid_size)
+    edges = np.unique([v for span in spans for v in span])
+    lattices, rows = [], []
+    for start, stop in spans:
+        nodes = np.arange(np.floor(start) + 1, np.ceil(stop))
+        lattices.append(np.concatenate([[start], nodes, [stop]]))
+        edge_rows = spec.grid_size + np.searchsorted(edges, [start, stop])
+        rows.append(np.concatenate([edge_rows[:1], nodes.astype(np.int64), edge_rows[1:]]))
+    width = max(len(lattice) for lattice in lattices)
+    pad = lambda v: np.concatenate([v, np.full(width - len(v), v[-1])])  # noqa: E731
+    lattice = np.stack([pad(v) for v in lattices])
+    lattice_lower = np.clip(np.floor(lattice), 0, spec.grid_size - 2).astype(np.int32)
+    edge_lower = np.clip(np.floor(edges), 0, spec.grid_size - 2).astype(np.int32)
     return _AxisSampling(
-        coords=coords,
-        lower=lower,
-        weight=weight,
-        owned=owned,
-        off_grid=coords != np.round(coords),
-        corners=corners,
-        corner_lower=corner_lower,
-        corner_weight=corner_weight,
-        corner_of=corner_of,
-        empty=np.array([s is None for s in spans]),
+        edge_lower=edge_lower,
+        edge_weight=(edges - edge_lower).astype(np.float32),
+        lattice_lower=lattice_lower,
+        lattice_weight=(lattice - lattice_lower).astype(np.float32),
+        lattice_rows=np.stack([pad(v) for v in rows]).astype(np.int32),
+        empty=empty,
     )
 
 
@@ -149,57 +138,31 @@ def _density_on_grid(a: tf.Tensor, theta: tf.Tensor, spec: FlowSpec) -> tf.Tenso
     return tf.exp(log_p + ildj[None, :, None] + ildj[None, None, :])
 
 
-def _lerp_rows(values: tf.Tensor, lower: np.ndarray, weight: np.ndarray, axis: int) -> tf.Tensor:
-    """Linear interpolation of `values` along `axis` at positions lower + weight (grid-index units)."""
-    shape = [1] * len(values.shape)
-    shape[axis] = -1
-    w = tf.reshape(tf.constant(weight), shape)
+def _lerp(values: tf.Tensor, lower: np.ndarray, weight: np.ndarray, axis: int) -> tf.Tensor:
+    """Linear interpolation of `values` along `axis` at grid-index positions lower + weight.
+
+    `lower` and `weight` may be multi-dimensional; their dimensions replace `axis`.
+    """
+    w = tf.constant(weight)
+    w = tf.reshape(w, w.shape + [1] * (len(values.shape) - axis - 1))
     below = tf.gather(values, tf.constant(lower), axis=axis)
     above = tf.gather(values, tf.constant(lower + 1), axis=axis)
     return below * (1 - w) + above * w
 
 
-def _contour_field_at(p: tf.Tensor, plan: _AxisSampling) -> tf.Tensor:
-    """The contour polygons' implied field φ at every (corner y, corner x): float32 (n, Cy, Cx).
+def _pixel_max(p: tf.Tensor, plan: _AxisSampling) -> tf.Tensor:
+    """Max over each pixel's square of the bilinear interpolant of p (n, G, G) → (n, S, S), y up.
 
-    Within a grid cell matplotlib (contourpy) bounds the region above level l by a straight chord
-    between the edges' linear crossings at l. A point lies on exactly one such chord; φ is its level.
-    Chords cutting off a corner give the plane through that corner and its two neighbours; chords
-    between opposite edges give a level linear in the other coordinate. Take the largest candidate
-    whose crossings lie on their edges (the one valid candidate, except in saddle cells).
+    Separable over the pixel's lattice: first the rows the lattice needs (the G grid rows and the
+    E interpolated edge rows), each maxed over every pixel's x-lattice; then, per pixel, the max
+    over its y-lattice of those rows.
     """
-    ly, wy = tf.constant(plan.corner_lower), tf.constant(plan.corner_weight)[None, :, None]
-    lx, wx = tf.constant(plan.corner_lower), tf.constant(plan.corner_weight)[None, None, :]
-
-    def corner(dy: int, dx: int) -> tf.Tensor:
-        return tf.gather(tf.gather(p, ly + dy, axis=1), lx + dx, axis=2)
-
-    z00, z10, z01, z11 = corner(0, 0), corner(0, 1), corner(1, 0), corner(1, 1)  # z[x-offset][y-offset]
-    # Edges of the unit cell: bottom (y=0) z00→z10, top (y=1) z01→z11, left (x=0) z00→z01, right z10→z11.
-
-    def on_edge(level, za, zb):
-        return (level >= tf.minimum(za, zb)) & (level <= tf.maximum(za, zb))
-
-    bottom, top, left, right = (z00, z10), (z01, z11), (z00, z01), (z10, z11)
-    candidates = [
-        (z00 + wx * (z10 - z00) + wy * (z01 - z00), bottom, left),
-        (z10 + (1 - wx) * (z00 - z10) + wy * (z11 - z10), bottom, right),
-        (z01 + wx * (z11 - z01) + (1 - wy) * (z00 - z01), top, left),
-        (z11 + (1 - wx) * (z01 - z11) + (1 - wy) * (z10 - z11), top, right),
-    ]
-    # Opposite edges: x = (1 − y)·x_bottom(l) + y·x_top(l) with x_e(l) = (l − z_start)/(z_end − z_start).
-    for (a0, a1), (b0, b1), t, s in ((bottom, top, wy, wx), (left, right, wx, wy)):
-        da, db = a1 - a0, b1 - b0
-        safe_da = tf.where(da == 0, tf.ones_like(da), da)
-        safe_db = tf.where(db == 0, tf.ones_like(db), db)
-        level = (s + (1 - t) * a0 / safe_da + t * b0 / safe_db) / ((1 - t) / safe_da + t / safe_db)
-        ok = (da != 0) & (db != 0)
-        candidates.append((tf.where(ok, level, -np.inf), (a0, a1), (b0, b1)))
-    best = tf.fill(tf.shape(z00), tf.constant(-np.inf, p.dtype))
-    for level, edge_a, edge_b in candidates:
-        best = tf.where(on_edge(level, *edge_a) & on_edge(level, *edge_b), tf.maximum(best, level), best)
-    bilinear = (z00 * (1 - wx) + z10 * wx) * (1 - wy) + (z01 * (1 - wx) + z11 * wx) * wy
-    return tf.where(tf.math.is_inf(best), bilinear, best)
+    edge_rows = _lerp(p, plan.edge_lower, plan.edge_weight, axis=1)  # (n, E, G)
+    rows = tf.concat([p, edge_rows], axis=1)  # (n, G + E, G)
+    along_x = tf.reduce_max(_lerp(rows, plan.lattice_lower, plan.lattice_weight, axis=2), axis=3)  # (n, G+E, S)
+    best = tf.reduce_max(tf.gather(along_x, tf.constant(plan.lattice_rows), axis=1), axis=2)  # (n, S, S)
+    empty = tf.constant(plan.empty[None, :, None] | plan.empty[None, None, :])
+    return tf.where(empty, tf.constant(-np.inf, p.dtype), best)
 
 
 @functools.lru_cache(maxsize=8)
@@ -211,31 +174,24 @@ def _compiled_stages(spec: FlowSpec):
     block = slice(int(np.argmax(valid)), int(len(valid) - np.argmax(valid[::-1])))
     size = spec.image_size
 
+    # Two compiled functions, not one: inside a single XLA program the density would be fused
+    # into (recomputed by) each of the pixel stage's gathers.
     @tf.function(jit_compile=True, reduce_retracing=True)
-    def field_stage(a, theta):
+    def density_stage(a, theta):
         p = _density_on_grid(a, theta, spec)  # (n, G, G)
         p = tf.where(node_mask, p, tf.zeros_like(p))  # masked nodes only feed masked cells
         inner = p[:, block, block]
-        zmin, zmax = tf.reduce_min(inner, axis=[1, 2]), tf.reduce_max(inner, axis=[1, 2])
+        return p, tf.reduce_min(inner, axis=[1, 2]), tf.reduce_max(inner, axis=[1, 2])
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def pixel_stage(p):
         if plan is None:
-            return zmin, zmax, tf.fill([tf.shape(p)[0], size, size], tf.constant(-np.inf, p.dtype))
-        # The field on (sample rows) × (sample columns). Where both coordinates are off the grid
-        # lines (pixel corners inside a cell) the polygons' field differs from bilinear; those
-        # points are dropped here and taken from `_contour_field_at` instead.
-        f = _lerp_rows(_lerp_rows(p, plan.lower, plan.weight, axis=2), plan.lower, plan.weight, axis=1)
-        inside = tf.constant(plan.off_grid[None, :, None] & plan.off_grid[None, None, :])
-        f = tf.where(inside, tf.constant(-np.inf, f.dtype), f)
-        owned = tf.constant(plan.owned)
-        f = tf.reduce_max(tf.gather(f, owned, axis=1), axis=2)  # (n, S, Mx)
-        f = tf.reduce_max(tf.gather(f, owned, axis=2), axis=3)  # (n, S, S)
-        c = _contour_field_at(p, plan)  # (n, Cy, Cx)
-        corner_of = tf.constant(plan.corner_of)
-        c = tf.reduce_max(tf.gather(c, corner_of, axis=1), axis=2)
-        c = tf.reduce_max(tf.gather(c, corner_of, axis=2), axis=3)
-        f = tf.maximum(f, c)
-        empty = tf.constant(plan.empty[None, :, None] | plan.empty[None, None, :])
-        f = tf.where(empty, tf.constant(-np.inf, f.dtype), f)
-        return zmin, zmax, f[:, ::-1]  # image row 0 is y = +extent
+            return tf.fill([tf.shape(p)[0], size, size], tf.constant(-np.inf, p.dtype))
+        return _pixel_max(p, plan)[:, ::-1]  # image row 0 is y = +extent
+
+    def field_stage(a, theta):
+        p, zmin, zmax = density_stage(a, theta)
+        return zmin, zmax, pixel_stage(p)
 
     lut = tf.constant(np.concatenate([colormap_bytes(spec.cmap), np.full((1, 3), 255, np.uint8)]))
 

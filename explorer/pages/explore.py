@@ -227,17 +227,24 @@ def decoded_view_ui(ctx: Context) -> None:
         st.image(to_png(decoded, VIEW_PX // decoded.shape[0]),
                  caption="decoded " + ("prior mean " if KEY + "view" not in st.session_state else "")
                  + _describe(ctx, point))
-    nearest, distance = latent.nearest_index(ctx.means, z)
-    cols = st.columns(3 if point.get("index") is not None else 2)
+    cols = st.columns(3)
+    candidates = ctx.means
     if point.get("index") is not None:
         row = int(point["index"])
         recon = cache.reconstructions(ctx.ref, ctx.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED, (row,))[0]
         cols[0].image(to_png(ctx.images[row], SMALL_PX // 36), caption=f"true image #{row}")
         cols[1].image(to_png(recon, SMALL_PX // 36), caption="its reconstruction")
-    a, theta = ctx.factors[int(nearest)]
-    cols[-1].image(
-        to_png(ctx.images[int(nearest)], SMALL_PX // 36),
-        caption=f"nearest true image #{int(nearest)}: a = {a:.2f}, θ = {theta:.2f}, |Δz| = {float(distance):.2f}",
+        # The clicked image is its own nearest neighbour; show the next one instead.
+        candidates = np.delete(ctx.means, row, axis=0)
+    nearest, distance = latent.nearest_index(candidates, z)
+    nearest = int(nearest)
+    if point.get("index") is not None and nearest >= int(point["index"]):
+        nearest += 1
+    a, theta = ctx.factors[nearest]
+    label = "nearest other" if point.get("index") is not None else "nearest true image"
+    cols[2 if point.get("index") is not None else 0].image(
+        to_png(ctx.images[nearest], SMALL_PX // 36),
+        caption=f"{label} #{nearest}: a {a:.2f}, θ {theta:.2f}, |Δz| {float(distance):.2f}",
     )
 
 

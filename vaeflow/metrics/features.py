@@ -4,16 +4,13 @@ FID needs a feature space in which real and generated images can be compared and
 under test did not shape. Inception features know nothing of contour plots; this network is
 trained only on rendered flows to regress (a, cos θ, sin θ), so its penultimate layer encodes
 exactly what distinguishes one flow image from another. Its weights ship in
-`pretrained/features/`, trained by `python -m vaeflow.metrics.features --out pretrained/features`.
+`pretrained/features/`, trained by `python -m vaeflow.metrics.train_features`.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
-import sys
-import time
 from pathlib import Path
 
 import keras
@@ -23,7 +20,7 @@ from keras import layers
 
 from vaeflow.io import write_json_atomic
 from vaeflow.metrics.bounds import as_unit_float
-from vaeflow.metrics.factors import factor_targets, r2_score
+from vaeflow.metrics.factors import factor_targets
 from vaeflow.models.io import CONFIG_FILE, PRETRAINED_DIR, read_header, read_weights, write_weights
 
 FORMAT = "vaeflow.features"
@@ -36,7 +33,7 @@ class FeatureNetConfig:
     """Shape of the feature network: three stride-2 convolutions, then `feature_dim` units."""
 
     image_size: int = 36
-    channels: tuple[int, int, int] = (32, 64, 128)
+    channels: tuple[int, int, int] = (16, 32, 64)
     feature_dim: int = 64
 
     def __post_init__(self) -> None:
@@ -158,36 +155,3 @@ def load_feature_net(path: str | os.PathLike | None = None) -> FeatureNet:
     net = FeatureNet(FeatureNetConfig(**config), a_mean=a_mean, a_std=a_std)
     read_weights(directory, header, net.weights)
     return net
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Train the feature network on fresh renders and save it with its held-out R²."""
-    from vaeflow.datasets import generate_dataset
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=FEATURES_DIR)
-    parser.add_argument("--train-images", type=int, default=60_000)
-    parser.add_argument("--test-images", type=int, default=4_000)
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--seed", type=int, default=1234)
-    args = parser.parse_args(argv)
-
-    start = time.time()
-    train = generate_dataset(args.train_images, seed=args.seed)
-    test = generate_dataset(args.test_images, seed=args.seed + 1)
-    net = FeatureNet(a_mean=train.spec.a_mean, a_std=train.spec.a_std)
-    net.fit(train.images, train.factors, epochs=args.epochs, seed=args.seed)
-    r2 = r2_score(factor_targets(test.factors), net.predict(test.images))
-    info = {
-        "command": "python -m vaeflow.metrics.features " + " ".join(sys.argv[1:] if argv is None else argv),
-        "train_images": args.train_images, "train_seed": args.seed, "epochs": args.epochs,
-        "test_images": args.test_images, "test_seed": args.seed + 1,
-        "test_r2": {"a": float(r2[0]), "cos_theta": float(r2[1]), "sin_theta": float(r2[2])},
-        "seconds": round(time.time() - start, 1),
-    }
-    save_feature_net(net, args.out, info)
-    print(info)
-
-
-if __name__ == "__main__":
-    main()

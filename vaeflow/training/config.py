@@ -177,5 +177,5 @@ def _one_of(name: str, value: str, choices: tuple[str, ...]) -> None:
 # The study's recipe is a fact; the default recipe belongs to the model engineer (ARCHITECTURE.md).
 PRESETS: dict[str, dict[str, Any]] = {
     "study": dict(beta=2.0, learning_rate=1e-4, batch_size=32, epochs=20, patience=3),
-    "default": dict(beta=1.0, learning_rate=1e-3, batch_size=128, epochs=30, lr_schedule="cosine"),
+    "default": dict(beta=1.0, learning_rate=2e-3, batch_size=128, epochs=30, lr_schedule="cosine"),
 }

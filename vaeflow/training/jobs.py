@@ -144,13 +144,13 @@ class JobRunner:
         """`name`'s status.json, after marking it failed if its process has died."""
         run = self.run_dir(name)
         status = run.read_status()
-        if status.get("state") != "running" or self._alive(status.get("pid")):
+        if status.get("state") != "running" or self._alive(status.get("pid"), status.get("pid_start")):
             return status
         if status.get("pid") is None and time.time() - (status.get("started") or 0) < 30:
             return status  # launched a moment ago; the pid lands in status.json shortly
         time.sleep(0.2)
         status = run.read_status()  # it may have written its final state just before exiting
-        if status.get("state") != "running" or self._alive(status.get("pid")):
+        if status.get("state") != "running" or self._alive(status.get("pid"), status.get("pid_start")):
             return status
         code = self._exit_code(status.get("pid"))
         how = f"exit code {code}" if code is not None and code >= 0 else (
@@ -212,14 +212,14 @@ class JobRunner:
         status = self.status(name)
         if status.get("state") != "running":
             return status
-        pid = status.get("pid")
+        pid, pid_start = status.get("pid"), status.get("pid_start")
         if pid is None:  # started an instant ago: wait for the pid
             pid = self._wait_for_pid(run, timeout=10.0)
         if pid is not None:
             _signal(pid, signal.SIGTERM)
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if not self._alive(pid):
+            if not self._alive(pid, pid_start):
                 break
             time.sleep(0.1)
         else:
@@ -247,13 +247,13 @@ class JobRunner:
                 names.append(path.name)
         return sorted(names)
 
-    def _alive(self, pid: int | None) -> bool:
+    def _alive(self, pid: int | None, started: int | None = None) -> bool:
         if pid is None:
             return False
         process = self._processes.get(pid)
         if process is not None:
             return process.poll() is None  # also reaps our own finished children
-        return _pid_is_training(pid)
+        return _pid_is_training(pid, started)
 
     def _exit_code(self, pid: int | None) -> int | None:
         process = self._processes.get(pid) if pid is not None else None
@@ -288,18 +288,21 @@ def _signal(pid: int | None, signum: int) -> None:
         pass
 
 
-def _pid_is_training(pid: int) -> bool:
-    """Whether `pid` is a live (not zombie) process running vaeflow: guards against a pid that
-    the OS has since given to an unrelated process.
+def _pid_is_training(pid: int, started: int | None) -> bool:
+    """Whether `pid` is a live (not zombie) process that started at `started` (clock ticks, as
+    recorded in status.json): a pid the OS has since given to another process does not count.
     """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
+    except OSError:
+        if Path("/proc/self/stat").exists():
+            return False  # /proc works, so the process is gone
         try:  # no /proc (macOS): fall back to signal 0
             os.kill(pid, 0)
         except (ProcessLookupError, PermissionError):
             return False
         return True
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    return state not in ("Z", "X") and b"vaeflow" in cmdline
+    fields = stat.rsplit(")", 1)[-1].split()
+    if fields[0] in ("Z", "X"):  # exited, not yet reaped by its parent
+        return False
+    return started is None or int(fields[19]) == started

@@ -31,7 +31,7 @@ from vaeflow.training.checkpoints import latest_checkpoint, restore_checkpoint, 
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.data import make_source
 from vaeflow.training.runs import RunDir
-from vaeflow.training.trainer import TERMS, NonFiniteLossError, Trainer, is_chief
+from vaeflow.training.trainer import TERMS, NonFiniteLossError, Trainer, is_chief, make_strategy
 
 _SCALAR_METADATA = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
@@ -168,6 +168,12 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
         ValueError: bad data, or `run_dir` already holds a run and `resume` is False.
     """
     run = RunDir.from_path(run_dir) if run_dir is not None and not isinstance(run_dir, RunDir) else run_dir
+    # First: MultiWorkerMirroredStrategy must exist before TF's runtime starts.
+    strategy = strategy or make_strategy(config.distribute)
+    if run is not None and not is_chief(strategy):
+        # Every worker trains and checkpoints; the chief's files are the run's, the others'
+        # go to workers/worker-<i>/ inside it, so nothing is written twice to one path.
+        run = RunDir(run.path / "workers", f"worker-{strategy.cluster_resolver.task_id}")
     if run is not None:
         _prepare_run_dir(run, config, model_config if build_model is None else None, resume)
     stop = _StopFlag(stop_event)
@@ -200,7 +206,7 @@ def _prepare_run_dir(run: RunDir, config: TrainConfig, model_config: Any, resume
     if model_config is not None:
         record["model"] = _model_config_dict(model_config)
     run.write_config({**saved, **record})
-    run.write_status("running", pid=os.getpid())
+    run.write_status("running", pid=os.getpid(), device=training_device())
 
 
 @contextlib.contextmanager
@@ -211,7 +217,7 @@ def _cpu_op_determinism():
     from tensorflow.python.framework import config as framework_config  # for is/disable
 
     was_enabled = framework_config.is_op_determinism_enabled()
-    if not tf.config.list_logical_devices("GPU"):
+    if not tf.config.list_physical_devices("GPU"):
         tf.config.experimental.enable_op_determinism()
     try:
         yield
@@ -241,10 +247,6 @@ def _train_deterministically(config, model_config, run, resume, build_model, pro
             f"({source.epoch_size} images/epoch, {len(source.val_images)} validation); "
             f"jit_compile: {trainer.jit_compile}; prepared in {time.perf_counter() - started:.1f}s")
         loop = _Loop(config, trainer, source, run, steps_per_epoch, stop, log, progress)
-        if run is not None and not is_chief(trainer.strategy):
-            # Every worker must write checkpoints (a collective op); only the chief keeps them.
-            loop.writes_files = False
-            loop.checkpoint_dir = Path(tempfile.mkdtemp(prefix="vaeflow-worker-"))
         if resume and run is not None:
             loop.restore()
         return loop.run()
@@ -263,7 +265,6 @@ class _Loop:
         self.best_val_loss: float | None = None
         self.bad_epochs = 0
         self.elapsed_before = 0.0  # training seconds of earlier segments (resume)
-        self.writes_files = run is not None
         self.checkpoint_dir = None if run is None else run.checkpoints_dir
         self.writer = None
         self.segment_start = self.last_checkpoint_time = time.perf_counter()
@@ -298,7 +299,7 @@ class _Loop:
         self.last_checkpoint_time = time.perf_counter()
 
     def emit(self, record: dict[str, Any]) -> None:
-        if self.rundir is None or not self.writes_files:
+        if self.rundir is None:
             return
         self.rundir.append_metrics(record)
         if self.writer is None:
@@ -316,8 +317,8 @@ class _Loop:
         return self.best_val_loss is None or val_loss < self.best_val_loss - self.config.min_delta
 
     def save_model(self) -> None:
-        """Write the current weights to the run's model/ (the chief only)."""
-        if self.rundir is not None and self.writes_files:
+        """Write the current weights to the run's model/."""
+        if self.rundir is not None:
             _save_model_atomic(self.trainer.model, self.rundir.model_dir)
 
     def fail_non_finite(self, where: str, terms: dict[str, float]) -> None:
@@ -356,7 +357,7 @@ class _Loop:
                 self.save_model()
         if self.rundir is not None and not self.rundir.model_dir.exists():
             self.save_model()
-        if self.rundir is not None and self.writes_files:
+        if self.rundir is not None:
             self.rundir.write_status(state, pid=os.getpid(), reason=reason, step=self.trainer.step,
                                   epoch=self.epoch, best_val_loss=self.best_val_loss)
         self.log(f"{state}: {reason}; step {self.trainer.step}, epoch {self.epoch}, "

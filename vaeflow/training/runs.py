@@ -153,6 +153,8 @@ class RunDir:
             "state": state,
             "error": error,
             "pid": pid,
+            # With the pid, its start time tells a live run from a reused pid.
+            "pid_start": None if pid is None else process_start_time(pid),
             "started": started if started is not None else now,
             "ended": None if state == "running" else now,
         }
@@ -172,6 +174,15 @@ class RunDir:
         # A progress bar redraws its line with \r: keep what a terminal would show.
         shown = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
         return "\n".join([line for line in shown if line.strip()][-lines:])
+
+
+def process_start_time(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[-1].split()[19])  # field 22; fields 1-2 end at ")"
 
 
 def _json_number(value: Any) -> Any:

@@ -1,0 +1,102 @@
+"""Explore page speed in a real browser: cold start, click → decoded image, slider → frame.
+
+    python benchmarks/bench_browser.py [--clicks 20] [--slides 10]
+
+It starts a fresh `streamlit run explorer/app.py` on a free port, with Chromium already open,
+and measures:
+
+* cold start: from launching `streamlit run` to the Explore page (the app's first page)
+  being interactive: map drawn, decoded image shown, script idle;
+* click → image: from the mouse click on the latent map to the new decoded image loaded
+  on screen, for clicks on empty space and on dataset points (separately);
+* slider → frame: from a key press on the t slider to the new interpolation frame loaded.
+
+Timings are taken in this process around Playwright calls (so they include its round trips
+of a few ms). The machine's load average is printed too: on a shared box it moves every
+figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import browser_util as bu  # noqa: E402
+
+
+def _summary(name: str, ms: list[float]) -> str:
+    if not ms:
+        return f"{name:<28} (no samples)"
+    ordered = sorted(ms)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return (f"{name:<28} n={len(ms):<3} median {statistics.median(ms):7.0f} ms   "
+            f"p90 {p90:7.0f} ms   min {ordered[0]:6.0f}   max {ordered[-1]:6.0f}")
+
+
+def _timed_change(page, action, selector: str) -> float:
+    before = bu.image_src(page, selector)
+    start = time.perf_counter()
+    action()
+    bu.wait_image_changed(page, selector, before, timeout_ms=20_000)
+    return (time.perf_counter() - start) * 1000.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clicks", type=int, default=20, help="clicks of each kind")
+    parser.add_argument("--slides", type=int, default=10, help="t-slider key presses")
+    args = parser.parse_args()
+    reason = bu.browser_missing_reason()
+    if reason:
+        sys.exit(f"cannot run the browser benchmark: {reason}")
+
+    with bu.chromium_page() as page:
+        start = time.perf_counter()
+        with bu.streamlit_server(timeout_s=120) as url:
+            healthy_s = time.perf_counter() - start
+            bu.open_explore(page, url, timeout_ms=180_000)
+            interactive_s = time.perf_counter() - start
+            time.sleep(1.0)
+
+            spots = bu.empty_spots(page, 64, min_gap_px=8.0)
+            empty_ms = []
+            for k in range(min(args.clicks, len(spots))):
+                x, y = spots[k]
+                empty_ms.append(_timed_change(page, lambda: bu.click_latent(page, x, y), bu.DECODED_IMG))
+                page.wait_for_selector(bu.IDLE)
+
+            data_ms = []
+            points = bu.trace_points(page, "dataset")
+            (x0, x1), (y0, y1) = bu.axis_ranges(page)
+            inside = [p for p in points if x0 < p[0] < x1 and y0 < p[1] < y1]
+            step = max(1, len(inside) // max(1, args.clicks))
+            for x, y in inside[::step][: args.clicks]:
+                data_ms.append(_timed_change(page, lambda: bu.click_latent(page, x, y), bu.DECODED_IMG))
+                page.wait_for_selector(bu.IDLE)
+
+            slide_ms = []
+            t_input = page.locator(".st-key-explore_t input[type='range']")
+            t_input.scroll_into_view_if_needed()
+            t_input.focus()
+            for k in range(args.slides):
+                key = "ArrowRight" if (k // 5) % 2 == 0 else "ArrowLeft"
+                slide_ms.append(_timed_change(page, lambda: page.keyboard.press(key), bu.FRAME_IMG))
+                page.wait_for_selector(bu.IDLE)
+
+    print(f"load average (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs")
+    print(f"{'cold start: healthy':<28} {healthy_s:7.1f} s after `streamlit run`")
+    print(f"{'cold start: Explore ready':<28} {interactive_s:7.1f} s after `streamlit run`")
+    print(_summary("click empty space → image", empty_ms))
+    print(_summary("click data point → image", data_ms))
+    print(_summary("click (all) → image", empty_ms + data_ms))
+    print(_summary("t slider key → frame", slide_ms))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Quality of a model (the shipped pretrained default unless --model) on fresh held-out images.
+
+Renders `--n` images of the default distribution from a seed no recipe trains on, runs
+`vaeflow.metrics.evaluate` (−ELBO with β = 1 terms, IWAE-k, kNN R², FID) and prints the
+metrics next to the issue's targets and anchors as JSON. `--write PATH` also saves them (the
+pretrained model's metrics.json is written this way).
+
+    python benchmarks/bench_quality.py [--model DIR] [--n 4000] [--seed 20261126] [--iwae-k 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from vaeflow.datasets import generate_dataset  # noqa: E402
+from vaeflow.io import write_json_atomic  # noqa: E402
+from vaeflow.metrics import evaluate  # noqa: E402
+from vaeflow.models import load_model  # noqa: E402
+
+TARGETS = {"neg_elbo": ("<=", 353.0), "r2_a": (">=", 0.97), "r2_cos_theta": (">=", 0.998),
+           "r2_sin_theta": (">=", 0.998)}
+# Issue 3's anchors, measured on the study's renderer (its Bernoulli floor: 342.7).
+ANCHORS = {
+    "study model (54 M, β = 2, 16k images)": {"neg_elbo": 358.0, "neg_iwae": 355.8, "r2_a": 0.920},
+    "compact 8 M conv VAE, 60 epochs": {"neg_elbo": 353.4, "neg_iwae": 353.1, "r2_a": 0.973},
+    "13 M conv VAE, cosine, 2.4 M images": {"neg_elbo": 352.2, "neg_iwae": 352.2, "r2_a": 0.976},
+}
+
+
+def bernoulli_floor(images: np.ndarray) -> float:
+    """Mean −log p(x) of a perfect reconstruction under the Bernoulli likelihood: the images'
+    own entropy, Σ −x log x − (1 − x) log(1 − x) over pixels and channels (nats/image)."""
+    x = images.astype(np.float64) / 255
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -(np.where(x > 0, x * np.log(x), 0) + np.where(x < 1, (1 - x) * np.log1p(-x), 0))
+    return float(h.sum(axis=(1, 2, 3)).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model or run directory (default: pretrained/)")
+    parser.add_argument("--n", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=20261126)
+    parser.add_argument("--iwae-k", type=int, default=512)
+    parser.add_argument("--write", default=None, help="also write the metrics JSON here")
+    args = parser.parse_args()
+
+    start = time.time()
+    model = load_model(args.model)
+    held_out = generate_dataset(args.n, seed=args.seed)
+    metrics = evaluate(model, held_out, iwae_k=args.iwae_k, seed=0)
+    metrics.update(
+        model=args.model or "pretrained",
+        held_out={"n": args.n, "seed": args.seed, "generator": "vaeflow.generate_dataset"},
+        bernoulli_floor=bernoulli_floor(held_out.images),
+        command="python benchmarks/bench_quality.py " + " ".join(sys.argv[1:]),
+    )
+    checks = {}
+    for key, (op, bound) in TARGETS.items():
+        value = metrics[key]
+        checks[key] = {"value": value, "target": f"{op} {bound}",
+                       "pass": value <= bound if op == "<=" else value >= bound}
+    report = {"benchmark": "quality", "metrics": metrics, "targets": checks, "anchors": ANCHORS,
+              "pass": all(c["pass"] for c in checks.values()),
+              "seconds": round(time.time() - start, 1)}
+    if args.write:
+        write_json_atomic(args.write, {**metrics, "targets": checks})
+    print(json.dumps(report, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
