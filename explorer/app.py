@@ -20,7 +20,9 @@ def main() -> None:
             PAGES_DIR / "explore.py", title="Explore", icon=":material/explore:", default=True
         ),
     ]
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    st.sidebar.caption("vaeflow: what a VAE with a 2-D latent learned about flow densities.")
+    page.run()
 
 
 main()

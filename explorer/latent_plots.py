@@ -27,6 +27,12 @@ ISO_A_TRACE = "iso-a"
 ISO_THETA_TRACE = "iso-θ"
 _ISO_A_COLOUR = "rgba(120, 220, 255, 0.9)"
 _ISO_THETA_COLOUR = "rgba(255, 150, 200, 0.9)"
+# A click selects a point, and Plotly then dims every unselected point of every trace;
+# the endpoints are not data and must stay as bright as before.
+_NEVER_DIMMED = dict(
+    selected=dict(marker=dict(opacity=1.0), textfont=dict(color="#ffffff")),
+    unselected=dict(marker=dict(opacity=1.0), textfont=dict(color="#ffffff")),
+)
 
 
 def latent_map_figure(
@@ -43,7 +49,7 @@ def latent_map_figure(
     iso_theta: np.ndarray | None = None,
     path: np.ndarray | None = None,
     endpoints: Mapping[str, Sequence[float]] | None = None,
-    grid_n: int = 80,
+    grid_n: int = 60,
     axis_titles: tuple[str, str] = ("z₁", "z₂"),
     height: int = 560,
 ) -> go.Figure:
@@ -102,7 +108,7 @@ def latent_map_figure(
                 mode="markers+text", text=labels, textposition="top center",
                 textfont=dict(color="#ffffff", size=16), name=ENDPOINTS_TRACE,
                 marker=dict(size=13, color="#ff8c1a", line=dict(color="#ffffff", width=2)),
-                hoverinfo="skip", showlegend=False,
+                hoverinfo="skip", showlegend=False, **_NEVER_DIMMED,
             )
         )
     figure.add_trace(_dataset_trace(xy, factors, colour_by, cyclic_scale, theta_range))

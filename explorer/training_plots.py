@@ -54,18 +54,23 @@ def best_val_elbo(records: Iterable[Mapping[str, Any]]) -> float | None:
     return max(elbos) if elbos else None
 
 
-def focus_range(values: Sequence[float]) -> list[float] | None:
-    """A y range that keeps the curve's body readable when the first steps are far off.
+def focus_range(*curves: Sequence[float]) -> list[float] | None:
+    """A y range that keeps the curves readable when their first steps are far off.
 
-    From the minimum to at most median + 3·(median − minimum), never past the maximum, padded
-    by 5%; None (autorange) for fewer than 5 values. The early transient of a loss (10× its
-    final value) is then cut off instead of flattening everything else.
+    Each curve is in time order; its first fifth may leave the range (a loss often starts
+    several times above where it settles), everything after it stays inside. Padded by 5%;
+    None (autorange) when there are fewer than 5 values in all.
     """
-    values = sorted(v for v in values if _finite(v))
-    if len(values) < 5:
+    lows, tops, count = [], [], 0
+    for curve in curves:
+        values = [v for v in curve if _finite(v)]
+        count += len(values)
+        if values:
+            lows.append(min(values))
+            tops.append(max(values[len(values) // 5:]))
+    if count < 5:
         return None
-    low, median, high = values[0], values[len(values) // 2], values[-1]
-    top = min(high, median + 3.0 * (median - low))
+    low, top = min(lows), max(tops)
     pad = 0.05 * (top - low) or 0.05 * abs(low) or 1.0
     return [low - pad, top + pad]
 
@@ -76,12 +81,12 @@ def elbo_figure(records: Sequence[Mapping[str, Any]], title: str = "", x: str = 
     has_windows = any(r.get("kind") == "window" for r in records)
     train_kind = "window" if has_windows else None
     for col, term in enumerate(TERMS, start=1):
-        shown: list[float] = []
+        shown: list[list[float]] = []
         for name, colour, dash in ((term, TRAIN_COLOUR, "solid"), (f"val_{term}", VAL_COLOUR, "dot")):
             # training curves from the frequent window records (epoch means if there are none)
             kind = (train_kind if name == term else None)
             xs, ys = series(records, name, x, kind)
-            shown += ys
+            shown.append(ys)
             figure.add_trace(
                 go.Scatter(
                     x=xs, y=ys, name="train" if name == term else "validation",
@@ -92,7 +97,7 @@ def elbo_figure(records: Sequence[Mapping[str, Any]], title: str = "", x: str = 
                 row=1, col=col,
             )
         figure.update_xaxes(title_text=x, row=1, col=col)
-        figure.update_yaxes(range=focus_range(shown), row=1, col=col)
+        figure.update_yaxes(range=focus_range(*shown), row=1, col=col)
     figure.update_yaxes(title_text="nats / image", row=1, col=1)
     figure.update_layout(
         title=title or None, height=320, margin=dict(l=10, r=10, t=60 if title else 40, b=10),

@@ -94,13 +94,30 @@ def test_start_refuse_watch_and_stop_a_tiny_run(page, dirs):
     assert any(run.checkpoints_dir.iterdir()) and run.model_dir.is_dir()
 
 
-def test_a_failed_run_shows_its_error_and_log_tail(page, dirs):
+def test_a_failed_run_shows_its_error_and_log_tail_and_runs_can_be_followed(page, dirs):
+    ok = vaeflow.RunDir(dirs[1], "ok").create()
+    ok.write_config({"train": vaeflow.TrainConfig(data="x.npz", epochs=2).to_dict(), "model": {}})
+    for epoch in (1, 2):
+        ok.append_metrics({"kind": "epoch", "epoch": epoch, "step": 10 * epoch, "loss": 400.0,
+                           "reconstruction": 390.0, "kl": 10.0, "val_loss": 401.0 - epoch,
+                           "val_reconstruction": 391.0 - epoch, "val_kl": 10.0,
+                           "images_per_s": 100.0, "time": 1.0 * epoch})
+    ok.write_status("done")
     run = vaeflow.RunDir(dirs[1], "broken").create()
     run.write_config({"train": vaeflow.TrainConfig(data="x.npz").to_dict(), "model": {}})
     run.log_path.write_text("I0000 00:00 chatter\nepoch 1 ok\nNonFiniteLossError: loss is nan\n")
     run.write_status("failed", error="NonFiniteLossError: non-finite training loss at step 7")
     page.run()
+
+    page.selectbox(key="train.follow").set_value("broken").run()
     assert any("broken failed: NonFiniteLossError" in e for e in _texts(page.error))
     (log,) = page.code
     assert "loss is nan" in log.value and "chatter" not in log.value
+
+    page.selectbox(key="train.follow").set_value("ok").run()
+    assert not page.error and not page.code
+    charts = {c.proto.id.split("-")[-1] for c in page.get("plotly_chart")}
+    assert {"train.live_figure", "train.overlay"} <= charts  # ok's curves, alone and compared
+    rows = page.dataframe[0].value
+    assert dict(zip(rows["run"], rows["best val ELBO"]))["ok"] == -399.0
     assert not page.exception

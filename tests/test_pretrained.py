@@ -21,10 +21,10 @@ def model() -> VAE:
 
 @pytest.fixture(scope="module")
 def held_out():
-    """600 fresh images of the default distribution, from a seed the recipe never trains on."""
+    """2,000 fresh images of the default distribution, from a seed the recipe never trains on."""
     from vaeflow.datasets import generate_dataset
 
-    return generate_dataset(600, seed=987_654)
+    return generate_dataset(2000, seed=987_654)
 
 
 def test_pretrained_files_are_small_and_complete() -> None:
@@ -57,10 +57,11 @@ def test_shipped_metrics_reproduce_on_fresh_images(model: VAE, held_out) -> None
                 "r2_sin_theta", "fid", "fid_study_encoder", "command"):
         assert key in shipped, key
     fresh = negative_elbo(model, held_out.images, seed=0)
-    # 600 images: the standard error of the mean −ELBO is ~0.5 nats.
-    assert abs(fresh["neg_elbo"] - shipped["neg_elbo"]) < 2.5
+    # Other images than the shipped figure's: the standard error of the difference is ~0.35 nats.
+    assert abs(fresh["neg_elbo"] - shipped["neg_elbo"]) < 1.5
     r2 = factor_r2(posterior_means(model, held_out.images.astype(np.float32) / 255), held_out.factors)
-    assert r2["r2_cos_theta"] > 0.99 and r2["r2_sin_theta"] > 0.99 and r2["r2_a"] > 0.9
+    # The kNN R² grows with the number of images; 2,000 here against 4,000 behind metrics.json.
+    assert r2["r2_cos_theta"] > 0.995 and r2["r2_sin_theta"] > 0.995 and r2["r2_a"] > 0.85
 
 
 def test_shipped_feature_network_predicts_factors(held_out) -> None:

@@ -183,6 +183,11 @@ def test_bad_input_is_refused_before_training(data_file, tmp_path):
         train(_config(data_file, batch_size=1000), TINY, RunDir(tmp_path, "big"))
     with pytest.raises(ValueError, match="TrainConfig.data"):
         train(TrainConfig(), TINY)
+    from vaeflow.models import ModelConfig
+
+    small_images = ModelConfig.from_dict({**TINY.to_dict(), "image_size": 32})
+    with pytest.raises(ValueError, match="36x36 but the model's image_size is 32"):
+        train(_config(data_file), small_images, RunDir(tmp_path, "size"))
     if not tf.config.list_physical_devices("GPU"):
         with pytest.raises(ValueError, match="mixed_precision needs a GPU"):
             train(_config(data_file, mixed_precision=True), TINY)

@@ -61,3 +61,28 @@ def test_evaluate_refuses_a_missing_model(tmp_path, capsys):
                                       "--data", str(tmp_path / "d.npz")])
     assert args.run(args) == 2
     assert "no model" in capsys.readouterr().err
+
+
+def test_train_then_evaluate_from_the_command_line(tmp_path, capsys):
+    from training_util import small_dataset
+
+    data = small_dataset(tmp_path / "flow.npz", n=160)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({"train": {"batch_size": 32}, "model": TINY.to_dict()}))
+    args = _parse("--data", str(data), "--run-dir", str(tmp_path / "runs" / "cli"),
+                  "--config", str(config_file), "--epochs", "2", "--seed", "4")
+    assert args.run(args) == 0
+    out, err = capsys.readouterr()
+    assert "training on CPU" in err or "training on GPU" in err
+    assert "step/s" in err  # the tqdm progress bar
+    assert json.loads(out.strip().splitlines()[-1])["state"] == "done"
+    saved = RunDir(tmp_path / "runs", "cli").read_config()
+    assert saved["train"]["seed"] == 4 and saved["model"] == TINY.to_dict()
+
+    args = build_parser().parse_args(["evaluate", "--model", str(tmp_path / "runs" / "cli"),
+                                      "--data", str(data), "--iwae-k", "2",
+                                      "--output", str(tmp_path / "metrics.json")])
+    assert args.run(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "metrics.json").read_text())
+    assert printed["neg_elbo"] > 0 and printed["iwae_k"] == 2

@@ -58,8 +58,8 @@ def test_progress_reports_rate_fraction_and_eta():
 def test_focus_range_cuts_an_early_transient_but_keeps_a_rising_curve():
     falling = [1500.0, 700.0] + [400.0 - i for i in range(20)]
     low, high = focus_range(falling)
-    assert low < 381.0 and high < 700.0
-    rising = [0.5, 2.0, 5.0, 8.0, 9.0, 9.5, 9.8, 10.0]
-    low, high = focus_range(rising)
-    assert low < 0.5 and high >= 10.0
+    assert low < 381.0 and 398.0 < high < 700.0
+    rising = [0.2, 0.5, 0.3, 1.4, 5.0, 6.2]
+    low, high = focus_range(rising, [0.1, 6.5])
+    assert low < 0.1 and high >= 6.5
     assert focus_range([1.0, 2.0]) is None

@@ -15,7 +15,8 @@ from vaeflow.datasets import (
     split_dataset,
 )
 from vaeflow.models import VAE, ModelConfig, load_model, save_model
+from vaeflow.metrics import evaluate
 from vaeflow.devices import training_device
 from vaeflow.training import JobRunner, RunDir, TrainConfig, train
 
-__all__ = ["FlowSpec", "render_images", "density_grid", "generate_dataset", "FlowDataset", "save_dataset", "load_dataset", "split_dataset", "make_tf_dataset", "flow_distribution", "flow_stages", "stage_distributions", "VAE", "ModelConfig", "load_model", "save_model", "TrainConfig", "train", "RunDir", "JobRunner", "training_device"]
+__all__ = ["FlowSpec", "render_images", "density_grid", "generate_dataset", "FlowDataset", "save_dataset", "load_dataset", "split_dataset", "make_tf_dataset", "flow_distribution", "flow_stages", "stage_distributions", "VAE", "ModelConfig", "load_model", "save_model", "evaluate", "TrainConfig", "train", "RunDir", "JobRunner", "training_device"]

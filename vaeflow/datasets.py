@@ -192,9 +192,10 @@ def load_dataset(path: str | os.PathLike) -> FlowDataset:
     if not os.path.exists(path):
         raise FileNotFoundError(f"no dataset file at {path}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise DatasetFileError(f"{path} is a single .npy array, not a vaeflow dataset (.npz)")
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DatasetFileError(f"{path} is a single .npy array, not a vaeflow dataset (.npz)")
+        with loaded as npz:
             missing = sorted({"images", "factors", "meta"} - set(npz.files))
             if missing:
                 raise DatasetFileError(f"{path} is not a vaeflow dataset: missing key(s) {missing}")

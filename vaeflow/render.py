@@ -8,9 +8,8 @@ axis off, ``tight_layout(pad=0)``, S/100 in at 100 dpi. What Agg paints, and wha
 2. The L-level "nice" levels `contour_levels` picks between the finite min and max.
 3. Bands are filled lowest first without antialiasing, and Agg paints every pixel a polygon
    touches, so a pixel ends up with the highest band that touches its area: the band of the
-   maximum of the (bilinearly interpolated) density over the pixel's square. That maximum is
-   attained at a corner of a pixel ∩ grid-cell rectangle, i.e. on the pixel's lattice of edges
-   and inner grid lines (`_pixel_max`). Pixels touching no valid cell stay white.
+   maximum of the (bilinearly interpolated) density over the pixel's square (`raster.pixel_max`).
+   Pixels touching no valid cell stay white.
    (Agg in fact skips a band whose area in the pixel is under 1/256 px², and contourpy's
    polygons cut cells with straight chords rather than bilinear curves; both leave a small,
    measured residual: see README "Performance".)
@@ -34,35 +33,12 @@ from vaeflow.colormaps import colormap_bytes
 from vaeflow.contour_levels import contour_levels
 from vaeflow.flows.chain import as_factors, chain_distribution
 from vaeflow.flows.spec import FlowSpec
+from vaeflow.raster import PixelGrid, pixel_max
 
 # Images per compiled call. Fixed shapes mean one XLA compilation per spec; the last chunk is padded.
-_CHUNK = 64
+_CHUNK = 256
 _SMALL_CHUNK = 16
 tfb = tfp.bijectors
-
-
-@dataclasses.dataclass(frozen=True)
-class _AxisSampling:
-    """How one axis (both axes share it) cuts into pixels, in grid-index units 0 … G−1.
-
-    Pixel j spans [start_j, stop_j] (its edges, clipped to the valid cells). The bilinear field's
-    maximum over a pixel is attained on its lattice {start, grid nodes strictly inside, stop}²,
-    because the field is linear along every lattice line between lattice points.
-
-    edge_lower (E,) int32, edge_weight (E,) float32: the distinct clipped edges as lower node +
-        fraction (lower ≤ G − 2).
-    lattice_lower (S, K) int32, lattice_weight (S, K) float32: pixel j's lattice positions the
-        same way (padded by repeats).
-    lattice_rows (S, K) int32: pixel j's lattice as indices into [G grid rows, then E edge rows].
-    empty (S,) bool: pixels that meet no valid grid cell.
-    """
-
-    edge_lower: np.ndarray
-    edge_weight: np.ndarray
-    lattice_lower: np.ndarray
-    lattice_weight: np.ndarray
-    lattice_rows: np.ndarray
-    empty: np.ndarray
 
 
 def grid_coordinates(spec: FlowSpec) -> np.ndarray:
@@ -76,42 +52,18 @@ def valid_nodes(spec: FlowSpec) -> np.ndarray:
     return np.abs(g) < 1 if spec.tanh else np.ones(g.shape, dtype=bool)
 
 
-def _axis_sampling(spec: FlowSpec) -> _AxisSampling | None:
-    """Sampling plan for one axis, or None when no grid cell is valid."""
+def _empty_pixels(spec: FlowSpec) -> np.ndarray | None:
+    """Per axis, pixels meeting no valid grid cell (Agg paints them nothing); None if none is valid.
+
+    A pixel that touches the valid cells only along a line counts as empty too.
+    """
     valid = np.flatnonzero(valid_nodes(spec))
     if valid.size < 2:
         return None
-    lo, hi = float(valid[0]), float(valid[-1])
-    size, cells = spec.image_size, spec.grid_size - 1
-    bounds = np.arange(size + 1) * cells / size  # pixel edges in grid-index units
-    spans = []
-    for j in range(size):
-        start, stop = max(bounds[j], lo), min(bounds[j + 1], hi)
-        # A pixel that meets the valid square in at most a line gets no paint from Agg.
-        spans.append((start, stop) if stop > start else (lo, lo))
-    empty = np.array([stop <= start for start, stop in spans])
-    if empty.all():
-        return None
-    edges = np.unique([v for span in spans for v in span])
-    lattices, rows = [], []
-    for start, stop in spans:
-        nodes = np.arange(np.floor(start) + 1, np.ceil(stop))
-        lattices.append(np.concatenate([[start], nodes, [stop]]))
-        edge_rows = spec.grid_size + np.searchsorted(edges, [start, stop])
-        rows.append(np.concatenate([edge_rows[:1], nodes.astype(np.int64), edge_rows[1:]]))
-    width = max(len(lattice) for lattice in lattices)
-    pad = lambda v: np.concatenate([v, np.full(width - len(v), v[-1])])  # noqa: E731
-    lattice = np.stack([pad(v) for v in lattices])
-    lattice_lower = np.clip(np.floor(lattice), 0, spec.grid_size - 2).astype(np.int32)
-    edge_lower = np.clip(np.floor(edges), 0, spec.grid_size - 2).astype(np.int32)
-    return _AxisSampling(
-        edge_lower=edge_lower,
-        edge_weight=(edges - edge_lower).astype(np.float32),
-        lattice_lower=lattice_lower,
-        lattice_weight=(lattice - lattice_lower).astype(np.float32),
-        lattice_rows=np.stack([pad(v) for v in rows]).astype(np.int32),
-        empty=empty,
-    )
+    edges = np.arange(spec.image_size + 1) * (spec.grid_size - 1) / spec.image_size
+    start, stop = np.maximum(edges[:-1], valid[0]), np.minimum(edges[1:], valid[-1])
+    empty = stop <= start
+    return None if empty.all() else empty
 
 
 def _density_on_grid(a: tf.Tensor, theta: tf.Tensor, spec: FlowSpec) -> tf.Tensor:
@@ -138,60 +90,37 @@ def _density_on_grid(a: tf.Tensor, theta: tf.Tensor, spec: FlowSpec) -> tf.Tenso
     return tf.exp(log_p + ildj[None, :, None] + ildj[None, None, :])
 
 
-def _lerp(values: tf.Tensor, lower: np.ndarray, weight: np.ndarray, axis: int) -> tf.Tensor:
-    """Linear interpolation of `values` along `axis` at grid-index positions lower + weight.
-
-    `lower` and `weight` may be multi-dimensional; their dimensions replace `axis`.
-    """
-    w = tf.constant(weight)
-    w = tf.reshape(w, w.shape + [1] * (len(values.shape) - axis - 1))
-    below = tf.gather(values, tf.constant(lower), axis=axis)
-    above = tf.gather(values, tf.constant(lower + 1), axis=axis)
-    return below * (1 - w) + above * w
-
-
-def _pixel_max(p: tf.Tensor, plan: _AxisSampling) -> tf.Tensor:
-    """Max over each pixel's square of the bilinear interpolant of p (n, G, G) → (n, S, S), y up.
-
-    Separable over the pixel's lattice: first the rows the lattice needs (the G grid rows and the
-    E interpolated edge rows), each maxed over every pixel's x-lattice; then, per pixel, the max
-    over its y-lattice of those rows.
-    """
-    edge_rows = _lerp(p, plan.edge_lower, plan.edge_weight, axis=1)  # (n, E, G)
-    rows = tf.concat([p, edge_rows], axis=1)  # (n, G + E, G)
-    along_x = tf.reduce_max(_lerp(rows, plan.lattice_lower, plan.lattice_weight, axis=2), axis=3)  # (n, G+E, S)
-    best = tf.reduce_max(tf.gather(along_x, tf.constant(plan.lattice_rows), axis=1), axis=2)  # (n, S, S)
-    empty = tf.constant(plan.empty[None, :, None] | plan.empty[None, None, :])
-    return tf.where(empty, tf.constant(-np.inf, p.dtype), best)
-
-
 @functools.lru_cache(maxsize=8)
 def _compiled_stages(spec: FlowSpec):
     """XLA-compiled (density → min, max, per-pixel max) and (max → band → RGB) for one spec."""
-    plan = _axis_sampling(spec)
+    empty = _empty_pixels(spec)
+    grid = PixelGrid(spec.grid_size, spec.image_size)
     valid = valid_nodes(spec)
     node_mask = tf.constant(valid[None, :, None] & valid[None, None, :])
-    block = slice(int(np.argmax(valid)), int(len(valid) - np.argmax(valid[::-1])))
     size = spec.image_size
 
     # Two compiled functions, not one: inside a single XLA program the density would be fused
-    # into (recomputed by) each of the pixel stage's gathers.
+    # into (recomputed by) each of the pixel stage's consumers.
     @tf.function(jit_compile=True, reduce_retracing=True)
     def density_stage(a, theta):
         p = _density_on_grid(a, theta, spec)  # (n, G, G)
-        p = tf.where(node_mask, p, tf.zeros_like(p))  # masked nodes only feed masked cells
-        inner = p[:, block, block]
-        return p, tf.reduce_min(inner, axis=[1, 2]), tf.reduce_max(inner, axis=[1, 2])
+        # Masked nodes become 0: the density is ≥ 0, so cells touching them never raise a
+        # pixel's maximum, and pixels meeting only masked cells are blanked via `empty`.
+        return tf.where(node_mask, p, tf.zeros_like(p))
 
     @tf.function(jit_compile=True, reduce_retracing=True)
     def pixel_stage(p):
-        if plan is None:
-            return tf.fill([tf.shape(p)[0], size, size], tf.constant(-np.inf, p.dtype))
-        return _pixel_max(p, plan)[:, ::-1]  # image row 0 is y = +extent
+        # Masked nodes are 0 ≤ every density: harmless for the max, excluded from the min.
+        zmax = tf.reduce_max(p, axis=[1, 2])
+        zmin = tf.reduce_min(tf.where(node_mask, p, tf.constant(np.inf, p.dtype)), axis=[1, 2])
+        if empty is None:
+            return zmin, zmax, tf.fill([tf.shape(p)[0], size, size], tf.constant(-np.inf, p.dtype))
+        best = pixel_max(p, grid)
+        best = tf.where(tf.constant(empty[None, :, None] | empty[None, None, :]), tf.constant(-np.inf, p.dtype), best)
+        return zmin, zmax, best[:, ::-1]  # image row 0 is y = +extent
 
     def field_stage(a, theta):
-        p, zmin, zmax = density_stage(a, theta)
-        return zmin, zmax, pixel_stage(p)
+        return pixel_stage(density_stage(a, theta))
 
     lut = tf.constant(np.concatenate([colormap_bytes(spec.cmap), np.full((1, 3), 255, np.uint8)]))
 

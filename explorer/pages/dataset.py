@@ -137,6 +137,8 @@ def saved_ui() -> None:
     if not rows:
         st.info(f"No datasets in {folder} yet: generate one above or upload one below.")
         return
+    if not any(row["problem"] for row in rows):
+        rows = [{k: v for k, v in row.items() if k != "problem"} for row in rows]
     st.dataframe(rows, hide_index=True, key="saved.table")
 
 

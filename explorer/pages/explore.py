@@ -136,9 +136,21 @@ def setup_ui() -> Context | None:
             st.session_state.pop(KEY + k, None)
     ctx = Context(ref, spec_json, spec, images, factors, means, dims, x_range, y_range)
     if latent_dim >= 2:
-        st.session_state.setdefault(KEY + "A", ctx.point_of_row(int(np.argmin(factors[:, 1]))))
-        st.session_state.setdefault(KEY + "B", ctx.point_of_row(int(np.argmax(factors[:, 1]))))
+        for label, quarter in (("A", 0.25), ("B", 0.75)):
+            st.session_state.setdefault(KEY + label, ctx.point_of_row(_typical_row(spec, factors, quarter)))
     return ctx
+
+
+def _typical_row(spec, factors: np.ndarray, fraction: float) -> int:
+    """A held-out row with a near its mean and θ near `fraction` of its range.
+
+    The default endpoints sit half a turn apart (θ_min and θ_max are the same image, so the
+    extremes of θ would make an empty interpolation).
+    """
+    theta = spec.theta_min + fraction * (spec.theta_max - spec.theta_min)
+    cost = np.abs(factors[:, 1] - theta) / (spec.theta_max - spec.theta_min) + np.abs(
+        factors[:, 0] - spec.a_mean) / (4 * spec.a_std)
+    return int(np.argmin(cost))
 
 
 def _on_map_click(ctx: Context, data_curve: int | None, grid_curve: int | None) -> None:

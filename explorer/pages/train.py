@@ -7,6 +7,7 @@ same runs. The live panel is a fragment that reruns on a timer, not the page.
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import streamlit as st
@@ -60,7 +61,7 @@ def start_run(root: str, name: str, config, model_config, data: str) -> None:
     else:
         flash("success", f"Started {run.name}: it trains in the background; leave or reload "
                          "this page at will.")
-        st.session_state["train.watch"] = run.name
+        st.session_state["train.follow"] = run.name
         st.session_state["train.renew_name"] = True
 
 
@@ -80,15 +81,6 @@ def controls_ui(root: str) -> None:
         getattr(st, message[0])(message[1])
 
 
-def watched_run(root: str, names: list[str]) -> str | None:
-    """The run the live panel follows: the one training now, else the user's pick or newest."""
-    active = runner(root).active_run()
-    if active:
-        return active
-    picked = st.session_state.get("train.watch")
-    return picked if picked in names else (names[0] if names else None)
-
-
 def live_ui(root: str, active: str | None) -> None:
     """The live panel; it refreshes itself on a timer only while a run is training."""
     st.fragment(run_every=LIVE_SECONDS if active else None)(live_panel)(root, active)
@@ -100,10 +92,13 @@ def live_panel(root: str, active: str | None) -> None:
         st.rerun(scope="app")  # the run ended: redraw the page once, then stop polling
     summaries = jobs.list_runs()
     names = [s.name for s in summaries]
-    name = watched_run(root, names)
-    if name is None:
+    if not names:
         st.info("No runs yet: pick the data and the hyperparameters, then press Start.")
         return
+    # Follow the run just started or training now, unless the user picked another one.
+    if st.session_state.get("train.follow") not in names:
+        st.session_state["train.follow"] = active or names[0]
+    name = st.selectbox("follow run", names, key="train.follow")
     summary = next(s for s in summaries if s.name == name)
     records = jobs.read_metrics(name)
     config = jobs.run_dir(name).read_config().get("train", {})
@@ -157,19 +152,16 @@ def runs_panel(root: str) -> None:
     c1, c2 = st.columns([3, 1])
     names = [s.name for s in summaries]
     with_epochs = [n for n in names if any(r.get("kind") == "epoch" for r in metrics[n])]
+    # keyed by the choices, so newly finished runs show up selected instead of staying out
     chosen = c1.multiselect("compare runs", with_epochs, default=with_epochs[:3],
-                            key="train.compare", placeholder="runs with a finished epoch")
+                            key=f"train.compare.{zlib.crc32(' '.join(with_epochs).encode())}",
+                            placeholder="runs with a finished epoch")
     metric = c2.selectbox("curve", OVERLAY_METRICS, key="train.compare_metric")
     if chosen:
         st.plotly_chart(overlay_figure({n: metrics[n] for n in chosen}, metric),
                         key="train.overlay", config={"displayModeBar": False})
     else:
         st.caption("Curves appear here once a run has finished an epoch.")
-    watch = st.selectbox("follow a run in the live panel", names, key="train.watch_pick",
-                         index=names.index(st.session_state.get("train.watch", names[0]))
-                         if st.session_state.get("train.watch") in names else 0)
-    if watch != st.session_state.get("train.watch"):
-        st.session_state["train.watch"] = watch
 
 
 def main() -> None:

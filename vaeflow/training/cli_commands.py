@@ -99,8 +99,9 @@ def configs_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
     else:
         saved = {}
     preset = args.preset or saved.get("model", {}).get("preset") or "default"
-    train_values = saved.get("train") or TrainConfig.preset(preset).to_dict()
-    model_values = saved.get("model") or {"preset": preset}
+    # the preset's recipe, then the file's (or saved run's) values, then the typed flags
+    train_values = {**TrainConfig.preset(preset).to_dict(), **saved.get("train", {})}
+    model_values = {"preset": preset, **saved.get("model", {})}
     if args.preset and saved and args.preset != model_values.get("preset"):
         raise ValueError(f"--preset {args.preset} differs from the saved model preset "
                          f"{model_values.get('preset')!r}")

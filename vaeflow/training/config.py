@@ -43,8 +43,8 @@ class TrainConfig:
         time_limit_s: stop (state "done") after this many seconds of training; None = no limit.
         checkpoint_every_s: also checkpoint mid-epoch when this many seconds have passed; > 0.
         mixed_precision: float16 compute with float32 variables; GPU only (checked at train time).
-        jit_compile: XLA for the train step: ``"auto"`` (on for GPUs, off on CPU, where it was
-            measured slower for conv nets), ``"on"`` or ``"off"``.
+        jit_compile: XLA for the train step: ``"auto"`` (on for GPUs; off on CPU, where it
+            gave no speed-up for the default model when measured), ``"on"`` or ``"off"``.
         distribute: ``"auto"`` (MultiWorkerMirrored when TF_CONFIG is set, Mirrored over ≥ 2 GPUs,
             else one device), ``"none"``, ``"mirrored"`` (all visible GPUs, else all logical CPUs)
             or ``"multi_worker"``.

@@ -13,20 +13,22 @@ import numpy as np
 
 from vaeflow.training.config import TrainConfig
 
-IMAGE_SHAPE = (36, 36, 3)
-
-
 def derived_seed(*words: int) -> int:
     """A 31-bit seed from integer words; distinct words give independent seeds."""
     return int(np.random.SeedSequence([int(w) for w in words]).generate_state(1)[0] >> 1)
 
 
-def check_images(images: Any, name: str = "images") -> np.ndarray:
-    """Return `images` if it is uint8 (N, 36, 36, 3) with N ≥ 1, else raise ValueError naming it."""
+def check_images(images: Any, image_size: int, name: str = "images") -> np.ndarray:
+    """Return `images` if it is uint8 (N, image_size, image_size, 3) with N ≥ 1, else raise
+    ValueError naming it (and the model's image size when that is what differs).
+    """
     images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(f"{name} must be uint8 of shape (N, 36, 36, 3), "
-                         f"got {images.dtype} {images.shape}")
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3:
+        raise ValueError(f"{name} must be uint8 of shape (N, S, S, 3), got {images.dtype} "
+                         f"{images.shape}")
+    if images.shape[1:3] != (image_size, image_size):
+        raise ValueError(f"{name} are {images.shape[1]}x{images.shape[2]} but the model's "
+                         f"image_size is {image_size}")
     if len(images) == 0:
         raise ValueError(f"{name} is empty")
     return images
@@ -37,15 +39,16 @@ class FileSource:
 
     Arguments:
         config: reads ``data``, ``val_fraction`` and ``seed``.
+        image_size: the model's; images of another size are a ValueError.
     """
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, image_size: int) -> None:
         from vaeflow.datasets import load_dataset, split_dataset
 
         dataset = load_dataset(config.data)
         train, val = split_dataset(dataset, val_fraction=config.val_fraction, seed=config.seed)
-        self.train_images = check_images(train.images, f"training images of {config.data}")
-        self.val_images = check_images(val.images, f"validation images of {config.data}")
+        self.train_images = check_images(train.images, image_size, f"training images of {config.data}")
+        self.val_images = check_images(val.images, image_size, f"validation images of {config.data}")
         self.seed = config.seed
         self.label = str(config.data)
 
@@ -69,15 +72,21 @@ class StreamSource:
 
     Arguments:
         config: reads ``stream_epoch_size``, ``stream_repeats``, ``stream_val_size``, ``seed``.
+        image_size: the model's; the study's flow is rendered at this size.
     """
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, image_size: int) -> None:
+        from vaeflow.flows.spec import FlowSpec
+
+        self.spec = FlowSpec(image_size=image_size)
+        self.image_size = image_size
         self.seed = config.seed
         self.size = config.stream_epoch_size
         self.repeats = config.stream_repeats
         self.label = "stream"
-        self.val_images = check_images(self._render(config.stream_val_size, derived_seed(self.seed, 2)),
-                                       "stream validation images")
+        self.val_images = check_images(
+            self._render(config.stream_val_size, derived_seed(self.seed, 2)), image_size,
+            "stream validation images")
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._pending: dict[int, concurrent.futures.Future] = {}
         self._block: tuple[int, np.ndarray] | None = None
@@ -86,11 +95,10 @@ class StreamSource:
     def epoch_size(self) -> int:
         return self.size
 
-    @staticmethod
-    def _render(n: int, seed: int) -> np.ndarray:
+    def _render(self, n: int, seed: int) -> np.ndarray:
         from vaeflow.datasets import generate_dataset
 
-        return generate_dataset(n, seed).images
+        return generate_dataset(n, seed, self.spec).images
 
     def _submit(self, block: int) -> concurrent.futures.Future:
         if block not in self._pending:
@@ -101,7 +109,7 @@ class StreamSource:
     def epoch_images(self, epoch: int) -> np.ndarray:
         block = epoch // self.repeats
         if self._block is None or self._block[0] != block:
-            images = check_images(self._submit(block).result(), "streamed images")
+            images = check_images(self._submit(block).result(), self.image_size, "streamed images")
             self._pending.pop(block)
             self._block = (block, images)
             self._submit(block + 1)  # render ahead while this block trains
@@ -117,14 +125,14 @@ class StreamSource:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def make_source(config: TrainConfig) -> FileSource | StreamSource:
-    """The source `config` names.
+def make_source(config: TrainConfig, image_size: int = 36) -> FileSource | StreamSource:
+    """The source `config` names, for a model of `image_size`.
 
     Raises:
         ValueError: naming ``data`` when neither a dataset nor ``stream`` is given.
     """
     if config.stream:
-        return StreamSource(config)
+        return StreamSource(config, image_size)
     if not config.data:
         raise ValueError("TrainConfig.data must name a dataset file (or set stream=True)")
-    return FileSource(config)
+    return FileSource(config, image_size)

@@ -9,6 +9,7 @@ any process, sees the same runs.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import importlib.util
 import os
 import signal
@@ -95,6 +96,16 @@ class JobRunner:
             RunInProgressError: naming the run that is still training.
         """
         run = self.run_dir(name)
+        # The lock makes "check nothing runs, then claim" one step for every runner on this
+        # directory (two browser tabs pressing Start together get one run, not two).
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".start.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._start_locked(run, config, data, model_config, resume)
+
+    def _start_locked(self, run: RunDir, config: TrainConfig, data, model_config: Any,
+                      resume: bool) -> RunDir:
+        name = run.name
         active = self.active_runs()
         if len(active) >= self.max_active:
             raise RunInProgressError(

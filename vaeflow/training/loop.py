@@ -236,7 +236,8 @@ def _train_deterministically(config, model_config, run, resume, build_model, pro
                              strategy) -> TrainResult:
     build_model = build_model or _default_build_model(model_config)
     started = time.perf_counter()
-    source = make_source(config)
+    image_size = getattr(model_config, "image_size", 36) if model_config is not None else 36
+    source = make_source(config, image_size)
     try:
         steps_per_epoch = source.epoch_size // config.batch_size
         if steps_per_epoch < 1:
@@ -349,12 +350,12 @@ class _Loop:
         finally:
             if bar is not None:
                 bar.close()
-        self.checkpoint()
         if self.step_in_epoch:  # ended mid-epoch: the newest weights may be the best ones
             val = self.trainer.evaluate(self.source.val_images)
             if math.isfinite(val["loss"]) and self.improves(val["loss"]):
                 self.best_val_loss = val["loss"]
                 self.save_model()
+        self.checkpoint()
         if self.rundir is not None and not self.rundir.model_dir.exists():
             self.save_model()
         if self.rundir is not None:

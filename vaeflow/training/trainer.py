@@ -96,9 +96,15 @@ class Trainer:
 
     def _build(self) -> None:
         """Create every variable now, so checkpoints restore into existing objects."""
-        probe = tf.zeros((1, 36, 36, 3), tf.float32)
+        probe = tf.zeros((1, *self.image_shape), tf.float32)
         self.model.elbo_terms(probe, beta=self.config.beta, seed=tf.constant([0, 0]), training=False)
         self.optimizer.build(self.model.trainable_variables)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(S, S, 3) images the model takes (its config's, else the study's 36×36)."""
+        config = getattr(self.model, "config", None)
+        return tuple(getattr(config, "image_shape", (36, 36, 3)))
 
     @property
     def step(self) -> int:

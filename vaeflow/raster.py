@@ -1,0 +1,150 @@
+"""The maximum of a gridded field over each output pixel's square, for a batch of images.
+
+The field is the bilinear interpolant of values on a G×G grid spanning the image exactly, so
+each axis's G − 1 cells are cut by S pixels, pixel j spanning cells [j·(G−1)/S, (j+1)·(G−1)/S].
+Along any grid line or pixel edge the interpolant is linear between consecutive grid lines, so
+its maximum over a pixel's square is attained on the pixel's lattice
+{its two edges, the grid lines strictly between them}², which makes the max separable:
+
+    max over the square = max over lattice rows y of (max over lattice columns x of f(x, y)),
+
+where the lattice rows are grid rows (stored) or the pixel's edge rows (interpolated).
+
+The pattern of edges repeats every Q pixels (= P cells, P/Q = (G−1)/S in lowest terms). When Q
+is small the per-pixel work is written as Q fixed slices of a [blocks, P] reshape, which XLA
+fuses into dense loops; otherwise it falls back to gathers (several times slower).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from fractions import Fraction
+
+import numpy as np
+import tensorflow as tf
+
+_MAX_UNROLLED_PERIOD = 16  # pixels per repeating pattern up to which the slice form is used
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelGrid:
+    """How `image_size` pixels cut the `grid_size − 1` cells along one axis (both axes share it).
+
+    >>> PixelGrid(100, 36).period, PixelGrid(100, 36).blocks
+    ((11, 4), 9)
+    >>> PixelGrid(100, 36).inner_nodes(1)
+    [3, 4, 5]
+    """
+
+    grid_size: int
+    image_size: int
+
+    @property
+    def cells(self) -> int:
+        return self.grid_size - 1
+
+    @property
+    def blocks(self) -> int:
+        return math.gcd(self.cells, self.image_size)
+
+    @property
+    def period(self) -> tuple[int, int]:
+        """(P cells, Q pixels) of the repeating pattern."""
+        return self.cells // self.blocks, self.image_size // self.blocks
+
+    def edge(self, j: int) -> Fraction:
+        """Pixel edge j (0 … S) in grid-index units, exactly."""
+        return Fraction(j * self.cells, self.image_size)
+
+    def inner_nodes(self, j: int) -> list[int]:
+        """Grid nodes strictly inside pixel j."""
+        return list(range(math.floor(self.edge(j)) + 1, math.ceil(self.edge(j + 1))))
+
+    def edge_interpolation(self) -> tuple[np.ndarray, np.ndarray]:
+        """The S + 1 edges as (lower node int32, fraction float32), lower ≤ G − 2."""
+        edges = [self.edge(j) for j in range(self.image_size + 1)]
+        lower = np.array([min(math.floor(e), self.grid_size - 2) for e in edges], dtype=np.int32)
+        return lower, np.array([float(e - lo) for e, lo in zip(edges, lower)], dtype=np.float32)
+
+
+def _lerp_gather(values: tf.Tensor, lower: np.ndarray, weight: np.ndarray, axis: int) -> tf.Tensor:
+    """Linear interpolation along `axis` at positions lower + weight (arrays of any shape)."""
+    w = tf.constant(weight)
+    w = tf.reshape(w, w.shape + [1] * (len(values.shape) - axis - 1))
+    below = tf.gather(values, tf.constant(lower), axis=axis)
+    above = tf.gather(values, tf.constant(lower + 1), axis=axis)
+    return below * (1 - w) + above * w
+
+
+def edge_rows(p: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
+    """The field along every horizontal pixel edge: p (n, G, G) → (n, S + 1, G)."""
+    lower, weight = grid.edge_interpolation()
+    return _lerp_gather(p, lower, weight, axis=1)
+
+
+def _blocked_max(x: tf.Tensor, grid: PixelGrid, with_edges: bool) -> tf.Tensor:
+    """`lattice_max` along the last axis by fixed slices of a [blocks, P + 1] view."""
+    cells, blocks = grid.cells, grid.blocks
+    p_cells, q_pixels = grid.period
+    lead = tf.shape(x)[:-1]
+    view = tf.reshape(x[..., :cells], tf.concat([lead, [blocks, p_cells]], axis=0))
+    # Column P of block b is column 0 of block b + 1 (the last one is the grid's last node).
+    view = tf.concat([view, x[..., p_cells::p_cells][..., None]], axis=-1)  # (..., B, P + 1)
+
+    def at(pos: Fraction) -> tf.Tensor:
+        lo = math.floor(pos)
+        w = float(pos - lo)
+        return view[..., lo] if w == 0 else view[..., lo] * (1 - w) + view[..., lo + 1] * w
+
+    out = []
+    for m in range(q_pixels):
+        start, stop = Fraction(m * p_cells, q_pixels), Fraction((m + 1) * p_cells, q_pixels)
+        terms = [view[..., r] for r in range(math.floor(start) + 1, math.ceil(stop))]
+        if with_edges:
+            terms += [at(start), at(stop)]
+        best = terms[0] if terms else tf.fill(tf.shape(view[..., 0]), tf.constant(-np.inf, x.dtype))
+        for t in terms[1:]:
+            best = tf.maximum(best, t)
+        out.append(best)
+    return tf.reshape(tf.stack(out, axis=-1), tf.concat([lead, [grid.image_size]], axis=0))
+
+
+def _gathered_max(x: tf.Tensor, grid: PixelGrid, with_edges: bool) -> tf.Tensor:
+    """`lattice_max` along the last axis by gathers (any grid / image size)."""
+    lattices = []
+    for j in range(grid.image_size):
+        points = [Fraction(r) for r in grid.inner_nodes(j)]
+        if with_edges:
+            points += [grid.edge(j), grid.edge(j + 1)]
+        lattices.append(points)
+    width = max(1, max(len(points) for points in lattices))
+    has = np.array([len(points) > 0 for points in lattices])
+    padded = [points + [points[-1]] * (width - len(points)) if points else [Fraction(0)] * width for points in lattices]
+    lower = np.array([[min(math.floor(v), grid.grid_size - 2) for v in row] for row in padded], dtype=np.int32)
+    weight = np.array([[float(v - lo) for v, lo in zip(row, lows)] for row, lows in zip(padded, lower)], np.float32)
+    best = tf.reduce_max(_lerp_gather(x, lower, weight, axis=len(x.shape) - 1), axis=-1)
+    return tf.where(tf.constant(has), best, tf.constant(-np.inf, x.dtype))
+
+
+def lattice_max(x: tf.Tensor, grid: PixelGrid, with_edges: bool = True) -> tf.Tensor:
+    """Per pixel, the max along the last axis (G) over its lattice → last axis S.
+
+    With `with_edges` the lattice is {start, inner nodes, stop} (the max of the linear
+    interpolant over the pixel's span); without, only the inner nodes (−inf where there are none).
+    """
+    if grid.period[1] <= _MAX_UNROLLED_PERIOD:
+        return _blocked_max(x, grid, with_edges)
+    return _gathered_max(x, grid, with_edges)
+
+
+def pixel_max(p: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
+    """Max of the bilinear interpolant of p (n, G, G) over each pixel's square → (n, S, S).
+
+    Rows stay in the grid's order (row 0 is the lowest y).
+    """
+    along_x_nodes = lattice_max(p, grid)  # (n, G, S): grid rows, maxed over each pixel's x-lattice
+    along_x_edges = lattice_max(edge_rows(p, grid), grid)  # (n, S + 1, S): pixel-edge rows
+    inner_rows = lattice_max(tf.transpose(along_x_nodes, [0, 2, 1]), grid, with_edges=False)
+    best = tf.maximum(along_x_edges[:, :-1], along_x_edges[:, 1:])
+    return tf.maximum(best, tf.transpose(inner_rows, [0, 2, 1]))
