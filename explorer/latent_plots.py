@@ -25,8 +25,8 @@ PATH_TRACE = "path"
 ENDPOINTS_TRACE = "endpoints"
 ISO_A_TRACE = "iso-a"
 ISO_THETA_TRACE = "iso-θ"
-_ISO_A_COLOUR = "rgba(120, 220, 255, 0.9)"
-_ISO_THETA_COLOUR = "rgba(255, 150, 200, 0.9)"
+_ISO_A_COLOUR = "#5ce1ff"
+_ISO_THETA_COLOUR = "#ffffff"
 # A click selects a point, and Plotly then dims every unselected point of every trace;
 # the endpoints are not data and must stay as bright as before.
 _NEVER_DIMMED = dict(
@@ -68,8 +68,8 @@ def latent_map_figure(
         grid_n: side of the invisible click-catching grid.
 
     Returns:
-        go.Figure whose traces are, in order: iso-a, iso-θ, path, endpoints (each only
-        when given), the dataset, and the click grid last.
+        go.Figure whose traces are, in order: the dataset, then iso-a, iso-θ, path and
+        endpoints (each only when given), and the click grid last.
 
     Raises:
         ValueError: naming `xy`, `factors`, `colour_by` or `cyclic_scale`.
@@ -86,15 +86,20 @@ def latent_map_figure(
     if colour_by != "none" and factors is None:
         raise ValueError(f"factors are needed to colour by {colour_by}")
 
+    # All traces are WebGL: they share one canvas, stacked in trace order, so the curves, the
+    # path and the endpoints come after the points to be drawn over them.
     figure = go.Figure()
+    # With curves on, the points step back so that the curves read clearly.
+    points_opacity = 0.35 if (iso_a is not None or iso_theta is not None) else 1.0
+    figure.add_trace(_dataset_trace(xy, factors, colour_by, cyclic_scale, theta_range, points_opacity))
     if iso_a is not None:
-        figure.add_trace(_curves_trace(iso_a, ISO_A_TRACE, _ISO_A_COLOUR, "dot"))
+        figure.add_trace(_curves_trace(iso_a, ISO_A_TRACE, _ISO_A_COLOUR, "solid"))
     if iso_theta is not None:
         figure.add_trace(_curves_trace(iso_theta, ISO_THETA_TRACE, _ISO_THETA_COLOUR, "dash"))
     if path is not None:
         path = np.asarray(path, dtype=np.float64)
         figure.add_trace(
-            go.Scatter(
+            go.Scattergl(
                 x=path[:, 0].tolist(), y=path[:, 1].tolist(), mode="lines", name=PATH_TRACE,
                 line=dict(color="#ffffff", width=3), hoverinfo="skip", showlegend=False,
             )
@@ -102,7 +107,7 @@ def latent_map_figure(
     if endpoints:
         labels = list(endpoints)
         figure.add_trace(
-            go.Scatter(
+            go.Scattergl(
                 x=[float(endpoints[k][0]) for k in labels],
                 y=[float(endpoints[k][1]) for k in labels],
                 mode="markers+text", text=labels, textposition="top center",
@@ -111,7 +116,6 @@ def latent_map_figure(
                 hoverinfo="skip", showlegend=False, **_NEVER_DIMMED,
             )
         )
-    figure.add_trace(_dataset_trace(xy, factors, colour_by, cyclic_scale, theta_range))
     figure.add_trace(click_grid_trace(x_range, y_range, grid_n))
 
     if manifold is not None:
@@ -143,8 +147,9 @@ def _dataset_trace(
     colour_by: str,
     cyclic_scale: str,
     theta_range: Sequence[float],
+    opacity: float = 1.0,
 ) -> go.Scattergl:
-    marker: dict = dict(size=6, line=dict(width=0.5, color="rgba(0,0,0,0.6)"))
+    marker: dict = dict(size=6, opacity=opacity, line=dict(width=0.5, color="rgba(0,0,0,0.6)"))
     if colour_by == "a":
         marker.update(color=factors[:, 0].tolist(), colorscale=A_SCALE, showscale=True,
                       colorbar=dict(title="a", thickness=12))
@@ -167,12 +172,12 @@ def _dataset_trace(
         x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode="markers", name=DATA_TRACE,
         customdata=customdata, hovertemplate=hovertemplate, marker=marker, showlegend=False,
         # A click selects one point; keep the others as they were instead of greying them out.
-        selected=dict(marker=dict(size=12, color="#ffffff")),
-        unselected=dict(marker=dict(opacity=1.0)),
+        selected=dict(marker=dict(size=12, color="#ffffff", opacity=1.0)),
+        unselected=dict(marker=dict(opacity=opacity)),
     )
 
 
-def _curves_trace(curves: np.ndarray, name: str, colour: str, dash: str) -> go.Scatter:
+def _curves_trace(curves: np.ndarray, name: str, colour: str, dash: str) -> go.Scattergl:
     """Several polylines in one trace, separated by None gaps (one legend entry for all)."""
     curves = np.asarray(curves, dtype=np.float64)
     if curves.ndim != 3 or curves.shape[2] != 2:
@@ -182,7 +187,7 @@ def _curves_trace(curves: np.ndarray, name: str, colour: str, dash: str) -> go.S
     for curve in curves:
         xs += curve[:, 0].tolist() + [None]
         ys += curve[:, 1].tolist() + [None]
-    return go.Scatter(
+    return go.Scattergl(
         x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
-        line=dict(color=colour, width=1.5, dash=dash),
+        line=dict(color=colour, width=2.5, dash=dash),
     )

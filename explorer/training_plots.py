@@ -21,6 +21,9 @@ TERM_TITLES = {
 }
 TRAIN_COLOUR = "#ff8c1a"
 VAL_COLOUR = "#6ec6ff"
+# Distinct hues for comparing runs on the dark theme (the default palette repeats blues).
+RUN_COLOURS = ("#ff8c1a", "#6ec6ff", "#9be564", "#f25f5c", "#c490e4", "#ffe066", "#2ec4b6",
+               "#ff99c8")
 
 
 def _finite(value: Any) -> bool:
@@ -110,9 +113,10 @@ def overlay_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str 
                    x: str = "epoch") -> go.Figure:
     """One curve of `metric` per run, to compare runs on one axis."""
     figure = go.Figure()
-    for name, records in runs.items():
+    for i, (name, records) in enumerate(runs.items()):
         xs, ys = series(records, metric, x, kind="epoch")
-        figure.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines+markers"))
+        figure.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines+markers",
+                                    line=dict(color=RUN_COLOURS[i % len(RUN_COLOURS)])))
     figure.update_layout(
         xaxis_title=x, yaxis_title=f"{metric} (nats / image)", height=360,
         margin=dict(l=10, r=10, t=30, b=10),

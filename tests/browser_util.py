@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -114,9 +115,11 @@ def open_explore(page, url: str, timeout_ms: int = 120_000) -> None:
     app's default page (whose URL is the bare root).
     """
     page.goto(url + "/")
-    link = page.locator("[data-testid='stSidebarNav'] a", has_text="Explore")
+    # Case-sensitive: before the app's st.navigation runs, Streamlit lists the raw pages/
+    # files ("explore"); clicking that link would run the page script without the app.
+    link = page.locator("[data-testid='stSidebarNav'] a", has_text=re.compile(r"Explore$"))
     link.wait_for(timeout=timeout_ms)
-    if not link.get_attribute("aria-current") and page.url.rstrip("/") != link.get_attribute("href").rstrip("/"):
+    if link.get_attribute("aria-current") != "page":
         link.click()
     try:
         page.wait_for_selector(".js-plotly-plot .nsewdrag", timeout=timeout_ms)

@@ -115,3 +115,28 @@ def test_a_broken_model_gives_a_message_not_a_traceback(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert "Cannot use model" in at.error[0].value
+
+
+def test_play_shows_the_interpolation_as_an_animation(app):
+    app.toggle(key="explore_play").set_value(True).run()
+    assert not app.exception
+    assert _image_with_caption(app, "A → B → A").value
+
+
+def test_a_finished_run_can_be_explored(monkeypatch, tiny_model_dir, tmp_path):
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_model_dir, runs / "tiny-run" / "model")
+    (runs / "tiny-run" / "config.json").write_text('{"train": {"data": null}, "model": {}}')
+    (runs / "unfinished").mkdir(parents=True)  # no model/ yet: not offered
+    monkeypatch.setattr(cache, "PRETRAINED_DIR", tiny_model_dir)
+    monkeypatch.setattr(cache, "HELDOUT_SIZE", 150)
+    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(runs))
+    at = AppTest.from_file(str(PAGE), default_timeout=240)
+    at.run()
+    model = at.selectbox(key="explore_model")
+    assert model.options == [cache.PRETRAINED, "tiny-run"]
+    model.set_value("tiny-run").run()
+    assert not at.exception and not at.error
+    assert len(_trace(at, DATA_TRACE)["x"]) == 150

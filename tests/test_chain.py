@@ -93,3 +93,16 @@ def test_stage_distributions_push_the_base_forward_one_stage_at_a_time():
 def test_bad_factors_are_value_errors_naming_the_argument(a, theta, field):
     with pytest.raises(ValueError, match=field):
         flow_distribution(a, theta)
+
+
+def test_isotropic_base_is_the_diagonal_normal():
+    from vaeflow.flows.chain import IsotropicNormal2D
+
+    base = IsotropicNormal2D(tf.constant([0.3, 1.7], tf.float64))
+    reference = tfd.MultivariateNormalDiag(scale_diag=tf.constant([[0.3, 0.3], [1.7, 1.7]], tf.float64))
+    x = np.random.default_rng(2).normal(size=(50, 2, 2))
+    np.testing.assert_allclose(base.log_prob(x).numpy(), reference.log_prob(x).numpy(), rtol=1e-12)
+    z = base.sample(20000, seed=3).numpy()
+    assert z.shape == (20000, 2, 2)
+    np.testing.assert_allclose(z.std(axis=0), [[0.3, 0.3], [1.7, 1.7]], rtol=0.03)
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=0.05)

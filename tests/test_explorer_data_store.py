@@ -56,3 +56,10 @@ def test_upload_is_validated_before_it_is_stored(folder, small, tmp_path_factory
         with pytest.raises(ValueError):
             data_store.save_upload(bad, "bad")
     assert not (folder / "bad.npz").exists()
+
+
+def test_preview_is_the_start_of_the_generated_dataset():
+    spec = vaeflow.FlowSpec(a_mean=1.5, a_std=0.5, theta_min=1.0, theta_max=2.0, cmap="viridis")
+    images, factors = data_store.preview(5, 11, spec)
+    full = vaeflow.generate_dataset(7, 11, spec)
+    assert np.array_equal(images, full.images[:5]) and np.array_equal(factors, full.factors[:5])

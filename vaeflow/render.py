@@ -124,26 +124,31 @@ def _compiled_stages(spec: FlowSpec):
 
     lut = tf.constant(np.concatenate([colormap_bytes(spec.cmap), np.full((1, 3), 255, np.uint8)]))
 
+    bands = spec.levels + 3  # MaxNLocator(levels + 1) yields at most levels + 4 ticks
+
     @tf.function(jit_compile=True, reduce_retracing=True)
     def colour_stage(field, first, step, best_vmin, offset, count):
-        v = tf.cast(field, tf.float64)
-        first, step, best_vmin, offset = (t[:, None, None] for t in (first, step, best_vmin, offset))
-        top = tf.cast(count[:, None, None] - 2, tf.float64)
+        def level(k):  # (n, 1) parameters against k of shape (n, m)
+            ticks = (first[:, None] + k) * step[:, None] + best_vmin[:, None]
+            return tf.where(offset[:, None] == 0, ticks, ticks + offset[:, None])
 
-        def level(k):
-            ticks = (first + k) * step + best_vmin
-            return tf.where(offset == 0, ticks, ticks + offset)
-
-        # Band k holds level[k] < v ≤ level[k+1]; guess k arithmetically, then fix rounding.
-        k = tf.clip_by_value(tf.floor((v - offset - best_vmin) / step - first), 0.0, top)
-        k = tf.where(v <= level(k), k - 1, tf.where(v > level(k + 1), k + 1, k))
-        k = tf.clip_by_value(k, 0.0, top)
-        # matplotlib: layer = ½(level[k] + level[k+1]); x = (layer − level[0]) / (level[−1] − level[0]);
-        # entry int(256·x), x = 1 → 255.
-        lowest, highest = level(tf.zeros_like(top)), level(top + 1)
+        # Each band's colour entry, exactly as matplotlib computes it in float64:
+        # layer = ½(level[k] + level[k+1]); x = (layer − level[0]) / (level[−1] − level[0]);
+        # entry int(256·x), with x = 1 → 255.
+        k = tf.range(bands, dtype=tf.float64)[None, :]
+        lowest = level(tf.zeros_like(k[:, :1]))
+        highest = level(tf.cast(count[:, None] - 1, tf.float64))
         x = (0.5 * (level(k) + level(k + 1)) - lowest) / (highest - lowest) * 256.0
         x = tf.where(x == 256.0, tf.constant(255.0, tf.float64), x)
-        index = tf.cast(tf.clip_by_value(x, 0.0, 255.0), tf.int32)
+        entry = tf.cast(tf.clip_by_value(x, 0.0, 255.0), tf.int32)  # (n, bands)
+        # Each pixel's band: level[k] < v ≤ level[k+1]. float32 is enough: the field itself is a
+        # float32 interpolation, so ties within 1e-7 of a level are noise either way.
+        v = tf.cast(field, tf.float32)
+        lowest32, step32 = tf.cast(lowest, tf.float32)[:, :, None], tf.cast(step, tf.float32)[:, None, None]
+        band = tf.math.ceil((v - lowest32) / step32) - 1
+        top = tf.cast(count - 2, tf.float32)[:, None, None]
+        band = tf.cast(tf.clip_by_value(band, 0.0, top), tf.int32)
+        index = tf.gather(entry, band, batch_dims=1)
         index = tf.where(tf.math.is_inf(field), 256, index)  # no band touches → white
         return tf.gather(lut, index)
 
@@ -159,6 +164,8 @@ def _render_chunk(a: np.ndarray, theta: np.ndarray, spec: FlowSpec) -> np.ndarra
     field_stage, colour_stage = _compiled_stages(spec)
     zmin, zmax, field = field_stage(tf.constant(a32), tf.constant(t32))
     levels = contour_levels(zmin.numpy().astype(np.float64), zmax.numpy().astype(np.float64), spec.levels)
+    if levels.count.max() > spec.levels + 4:  # cannot happen for MaxNLocator; guards the table size
+        raise RuntimeError(f"contour_levels gave {levels.count.max()} levels for levels={spec.levels}")
     rgb = colour_stage(field, *(tf.constant(x) for x in (levels.first, levels.step, levels.best_vmin, levels.offset)),
                        tf.constant(levels.count))
     return rgb.numpy()[:n]

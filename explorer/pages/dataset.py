@@ -21,8 +21,7 @@ PREVIEW_N = 24
 @st.cache_data(max_entries=128, show_spinner=False)
 def preview(spec_json: str, seed: int, n: int = PREVIEW_N) -> tuple[np.ndarray, np.ndarray]:
     """The first `n` images of the dataset that (spec, seed) describe, and their (a, θ)."""
-    dataset = vaeflow.generate_dataset(n, seed, vaeflow.FlowSpec.from_json(spec_json))
-    return dataset.images, dataset.factors
+    return data_store.preview(n, seed, vaeflow.FlowSpec.from_json(spec_json))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -71,7 +70,7 @@ def preview_ui(spec: "vaeflow.FlowSpec", seed: int) -> tuple[np.ndarray, np.ndar
 def inspected(spec_json: str, a: float, theta: float):
     """The flow inspector's stage views and the rendered image for one (a, θ)."""
     spec = vaeflow.FlowSpec.from_json(spec_json)
-    image = vaeflow.render_images(np.array([a]), np.array([theta]), spec)[0]
+    image = vaeflow.render_images(np.array([a]), np.array([theta]), data_store.rendering_spec(spec))[0]
     return stage_views(a, theta, spec), image
 
 

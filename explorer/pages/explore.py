@@ -188,8 +188,11 @@ def _figure(ctx: Context, path: np.ndarray | None):
     iso_a = iso_theta = None
     if st.session_state.get(KEY + "iso", False):
         try:
-            iso_a_full, iso_theta_full, _, _ = cache.iso_curves(ctx.ref, ctx.spec_json)
+            iso_a_full, iso_theta_full, a_levels, theta_levels = cache.iso_curves(ctx.ref, ctx.spec_json)
             iso_a, iso_theta = iso_a_full[..., list(ctx.dims)], iso_theta_full[..., list(ctx.dims)]
+            st.session_state[KEY + "iso_levels"] = (
+                "iso-a (solid): a = " + ", ".join(f"{a:.1f}" for a in a_levels) + ", θ swept · "
+                "iso-θ (dashed): θ = " + ", ".join(f"{t:.2f}" for t in theta_levels) + ", a swept")
         except ValueError as error:
             st.warning(f"Iso-factor curves unavailable: {error}")
     endpoints = {k: st.session_state[KEY + k]["xy"] for k in ("A", "B") if KEY + k in st.session_state}
@@ -223,6 +226,8 @@ def latent_map_ui(ctx: Context) -> None:
         selection_mode=("points",), config={"displaylogo": False, "scrollZoom": True},
     )
     st.caption("Click a point or anywhere on the map to decode it. Drag to pan, scroll to zoom.")
+    if st.session_state.get(KEY + "iso", False) and KEY + "iso_levels" in st.session_state:
+        st.caption(st.session_state[KEY + "iso_levels"])
 
 
 @st.fragment(key=VIEW_FRAGMENT)

@@ -79,8 +79,8 @@ class Rotation(tfb.Bijector):
         name: name scope.
 
     >>> import numpy as np
-    >>> Rotation(np.float32(np.pi / 2)).forward(np.float32([1.0, 0.0])).numpy().round(6)
-    array([0., 1.], dtype=float32)
+    >>> Rotation(np.float32(np.pi / 2)).forward(np.float32([1.0, 0.0])).numpy().round(6).tolist()
+    [-0.0, 1.0]
     """
 
     def __init__(self, theta, validate_args: bool = False, name: str = "rotation"):

@@ -112,7 +112,7 @@ class IsotropicNormal2D(tfd.Distribution):
 
     >>> import numpy as np
     >>> d = IsotropicNormal2D(np.float64(0.3))
-    >>> float(d.log_prob(np.zeros(2))) == -np.log(2 * np.pi * 0.09)
+    >>> bool(float(d.log_prob(np.zeros(2))) == -np.log(2 * np.pi * 0.09))
     True
     """
 

@@ -163,13 +163,3 @@ def run_evaluate(args: argparse.Namespace) -> int:
         write_text_atomic(args.output, text + "\n")
     print(text)
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """A stand-alone entry point (``python -m vaeflow.training``) with just these subcommands."""
-    parser = argparse.ArgumentParser(prog="python -m vaeflow.training")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    add_train_parser(subparsers)
-    add_evaluate_parser(subparsers)
-    args = parser.parse_args(argv)
-    return args.run(args)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import importlib.util
 import os
 import signal
 import subprocess
@@ -131,7 +130,7 @@ class JobRunner:
         # "running" before the process exists, so a second start is refused at once; the
         # trainer rewrites it with its own pid, and a process that dies early is caught by pid.
         run.write_status("running", pid=None)
-        command = [self.python, "-m", _cli_module(), "train", "--run-dir", str(run.path),
+        command = [self.python, "-m", "vaeflow", "train", "--run-dir", str(run.path),
                    "--resume", "--no-progress"]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **self.env}
         with open(run.log_path, "ab") as log:
@@ -283,11 +282,6 @@ class JobRunner:
         deadline = time.time() + timeout
         while self._alive(pid) and time.time() < deadline:
             time.sleep(0.05)
-
-
-def _cli_module() -> str:
-    """``vaeflow`` when ``python -m vaeflow`` exists, else the training package's own CLI."""
-    return "vaeflow" if importlib.util.find_spec("vaeflow.__main__") else "vaeflow.training"
 
 
 def _signal(pid: int | None, signum: int) -> None:

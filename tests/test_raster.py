@@ -1,0 +1,44 @@
+"""The max over each pixel's square, against a brute-force supersampled bilinear field."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vaeflow.raster import PixelGrid, pixel_max
+
+
+def bilinear(values: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """values (G, G) interpolated at grid-index positions y (M,), x (K,) → (M, K)."""
+    g = values.shape[0]
+    yl, xl = np.clip(np.floor(y).astype(int), 0, g - 2), np.clip(np.floor(x).astype(int), 0, g - 2)
+    wy, wx = (y - yl)[:, None], (x - xl)[None, :]
+    rows = values[yl] * (1 - wy) + values[yl + 1] * wy
+    return rows[:, xl] * (1 - wx) + rows[:, xl + 1] * wx
+
+
+@pytest.mark.parametrize("grid_size, image_size", [(100, 36), (50, 20), (30, 48), (12, 12)])
+def test_pixel_max_is_the_max_of_the_bilinear_field_over_the_pixel(grid_size, image_size):
+    rng = np.random.default_rng(grid_size)
+    p = rng.random((2, grid_size, grid_size)).astype(np.float32) ** 4  # peaky, like densities
+    got = pixel_max(tf.constant(p), PixelGrid(grid_size, image_size)).numpy()
+    assert got.shape == (2, image_size, image_size)
+    scale = (grid_size - 1) / image_size
+    for k in range(2):
+        field = p[k].astype(np.float64)
+        for i in range(image_size):
+            for j in range(image_size):
+                # Brute force: a fine sample of the pixel plus every grid line crossing it.
+                ys = np.concatenate([np.linspace(i, i + 1, 9) * scale, np.arange(np.ceil(i * scale), (i + 1) * scale)])
+                xs = np.concatenate([np.linspace(j, j + 1, 9) * scale, np.arange(np.ceil(j * scale), (j + 1) * scale)])
+                want = bilinear(field, ys, xs).max()
+                assert got[k, i, j] == pytest.approx(want, rel=1e-5, abs=1e-7)
+
+
+def test_grid_geometry():
+    grid = PixelGrid(100, 36)
+    assert grid.period == (11, 4) and grid.blocks == 9
+    assert [grid.inner_nodes(j) for j in range(4)] == [[1, 2], [3, 4, 5], [6, 7, 8], [9, 10]]
+    lower, weight = grid.edge_interpolation()
+    np.testing.assert_allclose(lower + weight, np.arange(37) * 99 / 36, rtol=1e-6)
