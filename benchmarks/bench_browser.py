@@ -9,7 +9,9 @@ and measures:
   being interactive: map drawn, decoded image shown, script idle;
 * click → image: from the mouse click on the latent map to the new decoded image loaded
   on screen, for clicks on empty space and on dataset points (separately);
-* slider → frame: from a key press on the t slider to the new interpolation frame loaded.
+* slider → frame: from a key press on the t slider to the new interpolation frame loaded;
+* with --baseline, the same click → image timing on a minimal Streamlit app (a button in a
+  fragment that redraws one image): the floor this machine sets under its current load.
 
 Timings are taken in this process around Playwright calls (so they include its round trips
 of a few ms). The machine's load average is printed too: on a shared box it moves every
@@ -22,6 +24,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,10 +49,49 @@ def _timed_change(page, action, selector: str) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
+_BASELINE_APP = """
+import io
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+@st.fragment
+def view():
+    n = st.session_state.setdefault("n", 0)
+    if st.button("next"):
+        st.session_state.n = n = n + 1
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((288, 288, 3), (37 * n) % 256, np.uint8)).save(buffer, format="PNG")
+    with st.container(key="decoded_view"):
+        st.image(buffer.getvalue())
+
+view()
+"""
+
+
+def baseline_ms(clicks: int) -> list[float]:
+    """Button → new image on a minimal fragment app: what any click costs here right now."""
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
+        app = Path(tmp) / "baseline_app.py"
+        app.write_text(_BASELINE_APP)
+        with bu.chromium_page() as page, bu.streamlit_server(app=app) as url:
+            page.goto(url)
+            page.wait_for_selector(bu.DECODED_IMG, timeout=60_000)
+            page.wait_for_selector(bu.IDLE)
+            button = page.get_by_role("button", name="next")
+            samples = []
+            for _ in range(clicks):
+                samples.append(_timed_change(page, button.click, bu.DECODED_IMG))
+                page.wait_for_selector(bu.IDLE)
+            return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clicks", type=int, default=20, help="clicks of each kind")
     parser.add_argument("--slides", type=int, default=10, help="t-slider key presses")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also time a minimal Streamlit app's button → image")
     args = parser.parse_args()
     reason = bu.browser_missing_reason()
     if reason:
@@ -96,6 +138,8 @@ def main() -> None:
     print(_summary("click data point → image", data_ms))
     print(_summary("click (all) → image", empty_ms + data_ms))
     print(_summary("t slider key → frame", slide_ms))
+    if args.baseline:
+        print(_summary("baseline button → image", baseline_ms(args.clicks)))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from vaeflow.colormaps import colormap_bytes
 from vaeflow.contour_levels import contour_levels
 from vaeflow.flows.chain import as_factors, chain_distribution
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.raster import PixelGrid, pixel_max
+from vaeflow.raster import PixelGrid, pixel_max, slope_product
 
 # Images per compiled call. Fixed shapes mean one XLA compilation per spec; the last chunk is padded.
 _CHUNK = 256
@@ -90,6 +90,31 @@ def _density_on_grid(a: tf.Tensor, theta: tf.Tensor, spec: FlowSpec) -> tf.Tenso
     return tf.exp(log_p + ildj[None, :, None] + ildj[None, None, :])
 
 
+# Agg paints a band into a pixel only if it covers at least 1/256 of the pixel's area.
+_MIN_COVER = 1.0 / 256.0
+_MAX_SKIPPED_BANDS = 6
+
+
+def _painted_band(v, band, lowest, step, slopes):
+    """The highest band Agg actually paints in each pixel, given the highest band `band` that
+    touches it (all float32, broadcast per pixel).
+
+    Model: near the pixel's maximum v the region above level l covers (v − l)²/(2·slopes) px²
+    (a corner triangle; `raster.slope_product`). The top band covers (v − level[band])²/(2·slopes);
+    each band below adds a ring of the next step. Step down while the band's own area is under
+    1/256 px². Flat pixels (slopes → 0) keep their top band.
+    """
+    per_area = 0.5 / tf.maximum(slopes, tf.constant(1e-30, slopes.dtype))  # px² per (density unit)²
+    depth = v - (lowest + band * step)  # how far the maximum pokes into the top band
+    done = per_area * depth * depth >= _MIN_COVER
+    for _ in range(_MAX_SKIPPED_BANDS):
+        band = tf.where(done, band, band - 1)
+        ring = per_area * ((depth + step) ** 2 - depth**2)
+        depth = tf.where(done, depth, depth + step)
+        done = done | (ring >= _MIN_COVER)
+    return band
+
+
 @functools.lru_cache(maxsize=8)
 def _compiled_stages(spec: FlowSpec):
     """XLA-compiled (density → min, max, per-pixel max) and (max → band → RGB) for one spec."""
@@ -114,10 +139,12 @@ def _compiled_stages(spec: FlowSpec):
         zmax = tf.reduce_max(p, axis=[1, 2])
         zmin = tf.reduce_min(tf.where(node_mask, p, tf.constant(np.inf, p.dtype)), axis=[1, 2])
         if empty is None:
-            return zmin, zmax, tf.fill([tf.shape(p)[0], size, size], tf.constant(-np.inf, p.dtype))
+            blank = tf.fill([tf.shape(p)[0], size, size], tf.constant(-np.inf, p.dtype))
+            return zmin, zmax, blank, tf.zeros_like(blank)
         best = pixel_max(p, grid)
         best = tf.where(tf.constant(empty[None, :, None] | empty[None, None, :]), tf.constant(-np.inf, p.dtype), best)
-        return zmin, zmax, best[:, ::-1]  # image row 0 is y = +extent
+        # Image row 0 is y = +extent.
+        return zmin, zmax, best[:, ::-1], slope_product(p, grid)[:, ::-1]
 
     def field_stage(a, theta):
         return pixel_stage(density_stage(a, theta))
@@ -127,7 +154,7 @@ def _compiled_stages(spec: FlowSpec):
     bands = spec.levels + 3  # MaxNLocator(levels + 1) yields at most levels + 4 ticks
 
     @tf.function(jit_compile=True, reduce_retracing=True)
-    def colour_stage(field, first, step, best_vmin, offset, count):
+    def colour_stage(field, slopes, first, step, best_vmin, offset, count):
         def level(k):  # (n, 1) parameters against k of shape (n, m)
             ticks = (first[:, None] + k) * step[:, None] + best_vmin[:, None]
             return tf.where(offset[:, None] == 0, ticks, ticks + offset[:, None])
@@ -145,9 +172,9 @@ def _compiled_stages(spec: FlowSpec):
         # float32 interpolation, so ties within 1e-7 of a level are noise either way.
         v = tf.cast(field, tf.float32)
         lowest32, step32 = tf.cast(lowest, tf.float32)[:, :, None], tf.cast(step, tf.float32)[:, None, None]
-        band = tf.math.ceil((v - lowest32) / step32) - 1
         top = tf.cast(count - 2, tf.float32)[:, None, None]
-        band = tf.cast(tf.clip_by_value(band, 0.0, top), tf.int32)
+        band = tf.clip_by_value(tf.math.ceil((v - lowest32) / step32) - 1, 0.0, top)
+        band = tf.cast(tf.clip_by_value(_painted_band(v, band, lowest32, step32, slopes), 0.0, top), tf.int32)
         index = tf.gather(entry, band, batch_dims=1)
         index = tf.where(tf.math.is_inf(field), 256, index)  # no band touches → white
         return tf.gather(lut, index)
@@ -162,11 +189,11 @@ def _render_chunk(a: np.ndarray, theta: np.ndarray, spec: FlowSpec) -> np.ndarra
     a32 = np.pad(a, (0, pad), mode="edge").astype(np.float32)
     t32 = np.pad(theta, (0, pad), mode="edge").astype(np.float32)
     field_stage, colour_stage = _compiled_stages(spec)
-    zmin, zmax, field = field_stage(tf.constant(a32), tf.constant(t32))
+    zmin, zmax, field, slopes = field_stage(tf.constant(a32), tf.constant(t32))
     levels = contour_levels(zmin.numpy().astype(np.float64), zmax.numpy().astype(np.float64), spec.levels)
     if levels.count.max() > spec.levels + 4:  # cannot happen for MaxNLocator; guards the table size
         raise RuntimeError(f"contour_levels gave {levels.count.max()} levels for levels={spec.levels}")
-    rgb = colour_stage(field, *(tf.constant(x) for x in (levels.first, levels.step, levels.best_vmin, levels.offset)),
+    rgb = colour_stage(field, slopes, *(tf.constant(x) for x in (levels.first, levels.step, levels.best_vmin, levels.offset)),
                        tf.constant(levels.count))
     return rgb.numpy()[:n]
 
