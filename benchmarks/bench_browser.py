@@ -113,11 +113,7 @@ def main() -> None:
                 page.wait_for_selector(bu.IDLE)
 
             data_ms = []
-            points = bu.trace_points(page, "dataset")
-            (x0, x1), (y0, y1) = bu.axis_ranges(page)
-            inside = [p for p in points if x0 < p[0] < x1 and y0 < p[1] < y1]
-            step = max(1, len(inside) // max(1, args.clicks))
-            for x, y in inside[::step][: args.clicks]:
+            for row, (x, y), _ in bu.isolated_data_points(page, args.clicks, min_gap_px=6.0):
                 data_ms.append(_timed_change(page, lambda: bu.click_latent(page, x, y), bu.DECODED_IMG))
                 page.wait_for_selector(bu.IDLE)
 

@@ -13,7 +13,6 @@ import dataclasses
 import gc
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import streamlit as st
 
 import vaeflow
 from vaeflow import latent
+from explorer.runs_view import runs_dir
 from vaeflow.models import PRETRAINED_DIR, load_model
 
 PRETRAINED = "pretrained (default)"
@@ -44,12 +44,6 @@ class ModelRef:
     name: str
     path: str
     fingerprint: str
-
-
-def runs_dir() -> Path:
-    """The runs folder: `$VAEFLOW_RUNS_DIR`, else `<repository>/runs`."""
-    override = os.environ.get("VAEFLOW_RUNS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "runs"
 
 
 def _fingerprint(model_dir: Path) -> str:

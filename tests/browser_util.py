@@ -194,29 +194,34 @@ def _pixels_many(page, points: list[tuple[float, float]]) -> list[tuple[float, f
     return [tuple(p) for p in page.evaluate(script, [list(p) for p in points])]
 
 
-def isolated_data_point(page, min_gap_px: float = 10.0) -> tuple[int, tuple[float, float], float]:
-    """(row, (x, y), gap_px) of a dataset point inside the plot, away from its neighbours.
+def isolated_data_points(page, n: int, min_gap_px: float = 10.0) -> list[tuple[int, tuple[float, float], float]]:
+    """Up to n (row, (x, y), gap_px) of dataset points inside the plot, most isolated first.
 
-    The first point whose nearest neighbour is >= `min_gap_px` pixels away, else (a collapsed
-    cloud, e.g. an untrained model) the most isolated one; `gap_px` says which.
+    `gap_px` is the distance in pixels to the nearest other point; only points with
+    gap >= `min_gap_px` are returned, except that with none (a collapsed cloud, e.g. an
+    untrained model) the single most isolated point is.
     """
     from explorer.selection import DATA_TRACE
 
     points = trace_points(page, DATA_TRACE)
     pixels = _pixels_many(page, points)
     (x0, x1), (y0, y1) = axis_ranges(page)
-    best, best_gap = None, -1.0
+    found = []
     for i, ((x, y), (px, py)) in enumerate(zip(points, pixels)):
         if not (x0 + 0.1 * (x1 - x0) < x < x1 - 0.1 * (x1 - x0) and y0 + 0.1 * (y1 - y0) < y < y1 - 0.1 * (y1 - y0)):
             continue
         gap = min(((px - qx) ** 2 + (py - qy) ** 2 for j, (qx, qy) in enumerate(pixels) if j != i), default=1e9) ** 0.5
-        if gap >= min_gap_px:
-            return i, (x, y), gap
-        if gap > best_gap:
-            best, best_gap = (i, (x, y), gap), gap
-    if best is None:
+        found.append((i, (x, y), gap))
+    if not found:
         raise LookupError("no dataset point inside the plot")
-    return best
+    found.sort(key=lambda item: -item[2])
+    good = [item for item in found if item[2] >= min_gap_px]
+    return good[:n] if good else found[:1]
+
+
+def isolated_data_point(page, min_gap_px: float = 10.0) -> tuple[int, tuple[float, float], float]:
+    """(row, (x, y), gap_px) of the most isolated dataset point inside the plot."""
+    return isolated_data_points(page, 1, min_gap_px)[0]
 
 
 def image_src(page, selector: str) -> str | None:

@@ -42,3 +42,14 @@ def test_grid_geometry():
     assert [grid.inner_nodes(j) for j in range(4)] == [[1, 2], [3, 4, 5], [6, 7, 8], [9, 10]]
     lower, weight = grid.edge_interpolation()
     np.testing.assert_allclose(lower + weight, np.arange(37) * 99 / 36, rtol=1e-6)
+
+
+def test_slope_product_of_a_plane():
+    from vaeflow.raster import slope_product
+
+    grid = PixelGrid(100, 36)
+    y, x = np.meshgrid(np.arange(100.0), np.arange(100.0), indexing="ij")
+    plane = (3.0 * x - 2.0 * y + 500.0).astype(np.float32)[None]  # per grid cell
+    got = slope_product(tf.constant(plane), grid).numpy()
+    cells_per_px = 99 / 36
+    np.testing.assert_allclose(got, 6.0 * cells_per_px**2, rtol=1e-4)

@@ -22,15 +22,16 @@ import numpy as np
 import streamlit as st
 
 from explorer import cache
+from explorer.shell import use_app_navigation
 from explorer.animation import gif_bytes, strip_png
-from explorer.images import to_png
+from explorer.images import tile, to_png
 from explorer.latent_plots import COLOUR_BY, CYCLIC_SCALES, latent_map_figure
 from explorer.selection import DATA_TRACE, GRID_TRACE, click_from_selection, trace_numbers
 from vaeflow import latent
 
 KEY = "explore_"  # session-state (and CSS class) prefix of this page
 MAP_FRAGMENT, VIEW_FRAGMENT, INTERP_FRAGMENT = "map", "view", "interp"
-VIEW_PX, SMALL_PX, FRAME_PX = 288, 144, 216
+VIEW_PX, SMALL_PX, FRAME_PX = 288, 108, 216
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Context:
 
 
 def main() -> None:
+    use_app_navigation()
     st.title("Explore the latent space")
     ctx = setup_ui()
     if ctx is None:
@@ -241,16 +243,17 @@ def decoded_view_ui(ctx: Context) -> None:
     z = ctx.z_of(point)
     decoded = cache.decode(ctx.ref, tuple(float(v) for v in z))
     with st.container(key="decoded_view"):
-        st.image(to_png(decoded, VIEW_PX // decoded.shape[0]),
+        _image(decoded, VIEW_PX // decoded.shape[0],
                  caption="decoded " + ("prior mean " if KEY + "view" not in st.session_state else "")
                  + _describe(ctx, point))
-    cols = st.columns(3)
-    candidates = ctx.means
+    # One composite image (not three): each image is a separate element and a separate
+    # fetch, and under load those cost ~0.2 s per click (measured, benchmarks/bench_browser.py).
+    candidates, tiles, parts = ctx.means, [], []
     if point.get("index") is not None:
         row = int(point["index"])
         recon = cache.reconstructions(ctx.ref, ctx.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED, (row,))[0]
-        cols[0].image(to_png(ctx.images[row], SMALL_PX // 36), caption=f"true image #{row}")
-        cols[1].image(to_png(recon, SMALL_PX // 36), caption="its reconstruction")
+        tiles += [ctx.images[row], recon]
+        parts += [f"true image #{row}", "its reconstruction"]
         # The clicked image is its own nearest neighbour; show the next one instead.
         candidates = np.delete(ctx.means, row, axis=0)
     nearest, distance = latent.nearest_index(candidates, z)
@@ -258,11 +261,12 @@ def decoded_view_ui(ctx: Context) -> None:
     if point.get("index") is not None and nearest >= int(point["index"]):
         nearest += 1
     a, theta = ctx.factors[nearest]
+    tiles.append(ctx.images[nearest])
     label = "nearest other" if point.get("index") is not None else "nearest true image"
-    cols[2 if point.get("index") is not None else 0].image(
-        to_png(ctx.images[nearest], SMALL_PX // 36),
-        caption=f"{label} #{nearest}: a {a:.2f}, θ {theta:.2f}, |Δz| {float(distance):.2f}",
-    )
+    parts.append(f"{label} #{nearest} (a {a:.2f}, θ {theta:.2f}, |Δz| {float(distance):.2f})")
+    with st.container(key="decoded_neighbours"):
+        _image(tile(np.stack(tiles), len(tiles), pad=2, pad_value=70), SMALL_PX // 36,
+               caption=" · ".join(parts))
 
 
 def _set_endpoint_from_row(ctx: Context, label: str) -> None:
@@ -302,14 +306,16 @@ def interpolation_ui(ctx: Context) -> None:
         playing = st.toggle("▶ Play", key=KEY + "play", help="Loop A → B → A as an animation.")
         with st.container(key="interp_frame"):
             if playing:
-                st.image(gif_bytes(frames, factor=FRAME_PX // 36), caption="A → B → A")
+                st.image(gif_bytes(frames, factor=FRAME_PX // 36), caption="A → B → A",
+                         width=FRAME_PX // 36 * frames.shape[2])
             else:
                 z_t = latent.interpolate(path[0], path[-1], t, st.session_state.get(KEY + "method", "linear"))
                 frame = cache.decode(ctx.ref, tuple(float(v) for v in z_t))
-                st.image(to_png(frame, FRAME_PX // 36),
+                _image(frame, FRAME_PX // 36,
                          caption=f"t = {t:.2f} · z = ({', '.join(f'{v:+.2f}' for v in z_t)})")
     with right:
-        st.image(strip_png(frames, factor=2), caption=f"{n_frames} frames from A (left) to B (right)")
+        _image(_tile(frames, min(n_frames, 8)), 2,
+               caption=f"{n_frames} frames from A (top left) to B, row by row")
         d1, d2 = st.columns(2)
         # Files are encoded only when a button is clicked (deferred data), not on every rerun.
         d1.download_button("Download GIF", functools.partial(gif_bytes, frames, factor=4),
@@ -325,7 +331,7 @@ def prior_samples_ui(ctx: Context) -> None:
     n = c1.slider("How many", 4, 48, 16, 4, key=KEY + "prior_n")
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key=KEY + "prior_seed")
     samples = cache.prior_samples(ctx.ref, ctx.latent_dim, n, int(seed))
-    st.image(to_png(_tile(samples, 8), 3), caption=f"{n} decodes of z ~ N(0, I), seed {seed}")
+    _image(_tile(samples, 6), 2, caption=f"{n} decodes of z ~ N(0, I), seed {seed}")
 
 
 @st.fragment
@@ -336,14 +342,26 @@ def reconstruction_grid_ui(ctx: Context) -> None:
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key=KEY + "recon_seed")
     rows = tuple(int(r) for r in np.random.default_rng(int(seed)).choice(len(ctx.images), n, replace=False))
     recon = cache.reconstructions(ctx.ref, ctx.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED, rows)
-    pairs = np.concatenate([ctx.images[list(rows)], recon], axis=0)
-    st.image(to_png(_tile(pairs, n), 3),
-             caption=f"top: {n} held-out images · bottom: their reconstructions (decoded posterior means)")
+    # Rows of 6 held-out images, each followed by the row of their reconstructions.
+    def row_of_6(images: np.ndarray) -> np.ndarray:
+        return np.concatenate([images, np.zeros((6 - len(images), *images.shape[1:]), np.uint8)])
+
+    chunks = [np.concatenate([row_of_6(ctx.images[list(rows[i:i + 6])]), row_of_6(recon[i:i + 6])])
+              for i in range(0, n, 6)]
+    _image(_tile(np.concatenate(chunks), 6), 2,
+           caption=f"{n} held-out images (odd rows) above their reconstructions (decoded posterior means)")
+
+
+def _image(image: np.ndarray, factor: int, caption: str) -> None:
+    """Show a uint8 image upscaled by `factor` (nearest neighbour) at exactly its pixel size.
+
+    An explicit width: a long caption would otherwise widen the figure and the browser would
+    stretch the image with smoothing.
+    """
+    st.image(to_png(image, factor), caption=caption, width=int(image.shape[1]) * factor)
 
 
 def _tile(images: np.ndarray, n_cols: int) -> np.ndarray:
-    from explorer.images import tile
-
     return tile(images, n_cols, pad=2)
 
 
