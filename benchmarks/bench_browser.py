@@ -42,6 +42,8 @@ def _summary(name: str, ms: list[float]) -> str:
 
 
 def _timed_change(page, action, selector: str) -> float:
+    # Not timed: a pause longer than Plotly's double-click window between two clicks.
+    time.sleep(0.3)
     before = bu.image_src(page, selector)
     start = time.perf_counter()
     action()

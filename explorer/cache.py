@@ -9,18 +9,21 @@ shipped pretrained weights are picked up without restarting the server. All math
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import gc
 import hashlib
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
 import vaeflow
-from vaeflow import latent
 from explorer.runs_view import runs_dir
+from vaeflow import latent
 from vaeflow.models import PRETRAINED_DIR, load_model
 
 PRETRAINED = "pretrained (default)"
@@ -161,6 +164,18 @@ def manifold_mosaic(
     centres = latent.cell_centres(x_range, y_range, n)
     images = latent.decode_uint8(get_model(ref), latent.embed_plane(centres, latent_dim, dims))
     return tile(images, n, pad=0)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def manifold_data_uri(
+    ref: ModelRef, x_range: tuple[float, float], y_range: tuple[float, float], n: int,
+    latent_dim: int, dims: tuple[int, int],
+) -> str:
+    """`manifold_mosaic` as a PNG data URI, encoded once (the map figure embeds it)."""
+    mosaic = manifold_mosaic(ref, x_range, y_range, n, latent_dim, dims)
+    buffer = io.BytesIO()
+    Image.fromarray(mosaic).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 @st.cache_data(max_entries=8, show_spinner="Encoding iso-a and iso-θ sweeps…")

@@ -44,7 +44,7 @@ def latent_map_figure(
     colour_by: str = "θ",
     cyclic_scale: str = "Twilight",
     theta_range: Sequence[float] = (0.0, 2 * math.pi),
-    manifold: np.ndarray | None = None,
+    manifold: np.ndarray | str | None = None,
     iso_a: np.ndarray | None = None,
     iso_theta: np.ndarray | None = None,
     path: np.ndarray | None = None,
@@ -61,7 +61,8 @@ def latent_map_figure(
         x_range, y_range: the plotted rectangle; the click grid and manifold map span it.
         colour_by: "a", "θ" (on `cyclic_scale`, wrapping at `theta_range`) or "none".
         manifold: uint8 (H, W, 3) mosaic of decoded images laid over exactly the rectangle
-            (see `vaeflow.latent.cell_centres`), drawn behind the points; or None.
+            (see `vaeflow.latent.cell_centres`), drawn behind the points, or the same as a
+            ``data:image/png;base64,…`` URI (cacheable: no re-encoding per figure); or None.
         iso_a, iso_theta: (n_curves, n_steps, 2) encoded iso-factor sweeps, or None.
         path: (T, 2) interpolation path, or None.
         endpoints: label ("A", "B") -> (x, y) of interpolation endpoints set so far.
@@ -119,8 +120,9 @@ def latent_map_figure(
     figure.add_trace(click_grid_trace(x_range, y_range, grid_n))
 
     if manifold is not None:
+        source = manifold if isinstance(manifold, str) else Image.fromarray(np.asarray(manifold, np.uint8))
         figure.add_layout_image(
-            source=Image.fromarray(np.asarray(manifold, dtype=np.uint8)),
+            source=source,
             xref="x", yref="y", x=float(x_range[0]), y=float(y_range[1]),
             sizex=float(x_range[1] - x_range[0]), sizey=float(y_range[1] - y_range[0]),
             sizing="stretch", layer="below", opacity=1.0,

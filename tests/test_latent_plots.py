@@ -80,3 +80,9 @@ def test_optional_layers_appear_only_when_given():
 def test_bad_arguments_are_named(kwargs, field):
     with pytest.raises(ValueError, match=field):
         latent_map_figure(**kwargs, **RANGES)
+
+
+def test_the_manifold_can_be_given_as_a_ready_data_uri():
+    uri = "data:image/png;base64,iVBORw0KGgo="
+    figure = latent_map_figure(XY, FACTORS, manifold=uri, **RANGES)
+    assert figure.layout.images[0].source == uri

@@ -45,11 +45,11 @@ def test_grid_geometry():
 
 
 def test_slope_product_of_a_plane():
-    from vaeflow.raster import slope_product
+    from vaeflow.raster import corner_nodes, slope_product
 
     grid = PixelGrid(100, 36)
     y, x = np.meshgrid(np.arange(100.0), np.arange(100.0), indexing="ij")
     plane = (3.0 * x - 2.0 * y + 500.0).astype(np.float32)[None]  # per grid cell
-    got = slope_product(tf.constant(plane), grid).numpy()
+    got = slope_product(corner_nodes(tf.constant(plane), grid), grid).numpy()
     cells_per_px = 99 / 36
     np.testing.assert_allclose(got, 6.0 * cells_per_px**2, rtol=1e-4)

@@ -40,6 +40,7 @@ def test_matches_the_matplotlib_reference_on_200_random_flows():
         dict(extent=1.3),  # tanh on: the margin outside (−1, 1)² stays white
         dict(grid_size=50, image_size=20),  # pixels do not tile cells in a short pattern
         dict(grid_size=30, image_size=48),  # more pixels than cells
+        dict(tanh=False, base_scale=3.0, extent=0.5),  # nearly flat: zmin matters for the levels
     ],
 )
 def test_matches_the_reference_for_other_specs(change):
@@ -102,3 +103,26 @@ def test_density_grid_is_the_flows_density_with_nan_at_the_tanh_edge():
 def test_bad_input_is_a_value_error_naming_it(a, theta, spec, field):
     with pytest.raises(ValueError, match=field):
         render_images(a, theta, spec)
+
+
+def test_level_shortcut_equals_the_exact_minimum():
+    # _levels skips the exact zmin when zmin = 0 and zmin = bound give the same levels; check that
+    # the answer equals the exact one for minima anywhere in [0, bound], including the fallback.
+    from vaeflow.contour_levels import contour_levels
+    from vaeflow.render import _levels
+
+    rng = np.random.default_rng(1)
+    zmax = 10 ** rng.uniform(-3, 2, 400)
+    bound = zmax * np.concatenate([10 ** rng.uniform(-12, -4, 200), rng.uniform(0.3, 1.0, 200)])
+    exact = bound * rng.uniform(0, 1, 400)
+    calls = []
+
+    def exact_zmin():
+        calls.append(1)
+        return exact
+
+    got = _levels(bound, zmax, exact_zmin, 100)
+    assert got.equals(contour_levels(exact, zmax, 100))
+    assert calls  # the large minima forced the exact path
+    tiny = _levels(bound[:200], zmax[:200], lambda: pytest.fail("exact zmin not needed"), 100)
+    assert tiny.equals(contour_levels(exact[:200], zmax[:200], 100))

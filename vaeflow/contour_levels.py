@@ -27,7 +27,7 @@ _log10 = np.frompyfunc(math.log10, 1, 1)
 _pow10 = np.frompyfunc(lambda e: 10**e, 1, 1)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class ContourLevels:
     """Per-image arithmetic level sequences (all arrays shape (N,), float64 unless noted).
 
@@ -39,6 +39,12 @@ class ContourLevels:
     best_vmin: np.ndarray
     offset: np.ndarray
     count: np.ndarray  # int64, >= 2
+
+    def equals(self, other: "ContourLevels") -> bool:
+        """True when every image has exactly the same levels in both."""
+        return all(
+            np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self)
+        )
 
     def level(self, k) -> np.ndarray:
         """Level k of every image (k broadcasts against the (N,) arrays, e.g. shape (N, K))."""

@@ -77,41 +77,91 @@ def _lerp_gather(values: tf.Tensor, lower: np.ndarray, weight: np.ndarray, axis:
     return below * (1 - w) + above * w
 
 
-def edge_rows(p: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
-    """The field along every horizontal pixel edge: p (n, G, G) → (n, S + 1, G)."""
-    lower, weight = grid.edge_interpolation()
-    return _lerp_gather(p, lower, weight, axis=1)
+class _Blocks:
+    """A [blocks, P + 1] view of `x` along `axis` (node b·P + r is entry (b, r); r = P is the next
+    block's first node), for writing per-pixel work as Q fixed slices that XLA fuses densely."""
 
+    def __init__(self, x: tf.Tensor, grid: PixelGrid, axis: int):
+        self.grid, self.axis = grid, axis
+        cells, blocks = grid.cells, grid.blocks
+        p_cells, _ = grid.period
+        shape = tf.shape(x)
+        before, after = shape[:axis], shape[axis + 1 :]
+        head = _slice(x, axis, 0, cells)
+        view = tf.reshape(head, tf.concat([before, [blocks, p_cells], after], axis=0))
+        nxt = tf.expand_dims(_slice(x, axis, p_cells, None, p_cells), axis + 1)  # (…, B, 1, …)
+        self.view = tf.concat([view, nxt], axis=axis + 1)
+        self.before, self.after = before, after
 
-def _blocked_max(x: tf.Tensor, grid: PixelGrid, with_edges: bool) -> tf.Tensor:
-    """`lattice_max` along the last axis by fixed slices of a [blocks, P + 1] view."""
-    cells, blocks = grid.cells, grid.blocks
-    p_cells, q_pixels = grid.period
-    lead = tf.shape(x)[:-1]
-    view = tf.reshape(x[..., :cells], tf.concat([lead, [blocks, p_cells]], axis=0))
-    # Column P of block b is column 0 of block b + 1 (the last one is the grid's last node).
-    view = tf.concat([view, x[..., p_cells::p_cells][..., None]], axis=-1)  # (..., B, P + 1)
+    def at_node(self, r: int) -> tf.Tensor:
+        """Node b·P + r for every block b: shape (…, B, …)."""
+        return tf.gather(self.view, r, axis=self.axis + 1)
 
-    def at(pos: Fraction) -> tf.Tensor:
+    def at(self, pos: Fraction) -> tf.Tensor:
+        """The linear interpolant at b·P + pos (0 ≤ pos ≤ P)."""
         lo = math.floor(pos)
         w = float(pos - lo)
-        return view[..., lo] if w == 0 else view[..., lo] * (1 - w) + view[..., lo + 1] * w
+        return self.at_node(lo) if w == 0 else self.at_node(lo) * (1 - w) + self.at_node(lo + 1) * w
 
+    def assemble(self, per_pixel: list[tf.Tensor]) -> tf.Tensor:
+        """Q tensors (…, B, …) for pixels b·Q + m → one tensor with the axis of length B·Q."""
+        stacked = tf.stack(per_pixel, axis=self.axis + 1)  # (…, B, Q, …)
+        return tf.reshape(stacked, tf.concat([self.before, [-1], self.after], axis=0))
+
+
+def _slice(x: tf.Tensor, axis: int, start: int, stop: int | None, step: int = 1) -> tf.Tensor:
+    index = [slice(None)] * len(x.shape)
+    index[axis] = slice(start, stop, step)
+    return x[tuple(index)]
+
+
+def _blocked(grid: PixelGrid) -> bool:
+    return grid.period[1] <= _MAX_UNROLLED_PERIOD
+
+
+def edge_values(x: tf.Tensor, grid: PixelGrid, axis: int) -> tf.Tensor:
+    """The linear interpolant along `axis` at the S + 1 pixel edges (that axis becomes S + 1)."""
+    if not _blocked(grid):
+        lower, weight = grid.edge_interpolation()
+        return _lerp_gather(x, lower, weight, axis)
+    blocks = _Blocks(x, grid, axis)
+    p_cells, q_pixels = grid.period
+    inner = blocks.assemble([blocks.at(Fraction(m * p_cells, q_pixels)) for m in range(q_pixels)])
+    return tf.concat([inner, _slice(x, axis, grid.cells, grid.cells + 1)], axis=axis)
+
+
+def nearest_edge_nodes(x: tf.Tensor, grid: PixelGrid, axis: int) -> tf.Tensor:
+    """The grid node nearest each of the S + 1 pixel edges along `axis` (that axis becomes S + 1)."""
+    nearest = edge_node_indices(grid).tolist()
+    if not _blocked(grid):
+        return tf.gather(x, tf.constant(nearest, dtype=tf.int32), axis=axis)
+    blocks = _Blocks(x, grid, axis)
+    p_cells, q_pixels = grid.period
+    inner = blocks.assemble([blocks.at_node(nearest[m]) for m in range(q_pixels)])
+    return tf.concat([inner, _slice(x, axis, grid.cells, grid.cells + 1)], axis=axis)
+
+
+def _blocked_max(x: tf.Tensor, grid: PixelGrid, axis: int, with_edges: bool) -> tf.Tensor:
+    """`lattice_max` by fixed slices of the block view."""
+    blocks = _Blocks(x, grid, axis)
+    p_cells, q_pixels = grid.period
     out = []
     for m in range(q_pixels):
         start, stop = Fraction(m * p_cells, q_pixels), Fraction((m + 1) * p_cells, q_pixels)
-        terms = [view[..., r] for r in range(math.floor(start) + 1, math.ceil(stop))]
+        terms = [blocks.at_node(r) for r in range(math.floor(start) + 1, math.ceil(stop))]
         if with_edges:
-            terms += [at(start), at(stop)]
-        best = terms[0] if terms else tf.fill(tf.shape(view[..., 0]), tf.constant(-np.inf, x.dtype))
+            terms += [blocks.at(start), blocks.at(stop)]
+        if not terms:
+            terms = [tf.fill(tf.shape(blocks.at_node(0)), tf.constant(-np.inf, x.dtype))]
+        best = terms[0]
         for t in terms[1:]:
             best = tf.maximum(best, t)
         out.append(best)
-    return tf.reshape(tf.stack(out, axis=-1), tf.concat([lead, [grid.image_size]], axis=0))
+    return blocks.assemble(out)
 
 
-def _gathered_max(x: tf.Tensor, grid: PixelGrid, with_edges: bool) -> tf.Tensor:
-    """`lattice_max` along the last axis by gathers (any grid / image size)."""
+def _gathered_max(x: tf.Tensor, grid: PixelGrid, axis: int, with_edges: bool) -> tf.Tensor:
+    """`lattice_max` by gathers (any grid / image size)."""
     lattices = []
     for j in range(grid.image_size):
         points = [Fraction(r) for r in grid.inner_nodes(j)]
@@ -123,19 +173,20 @@ def _gathered_max(x: tf.Tensor, grid: PixelGrid, with_edges: bool) -> tf.Tensor:
     padded = [points + [points[-1]] * (width - len(points)) if points else [Fraction(0)] * width for points in lattices]
     lower = np.array([[min(math.floor(v), grid.grid_size - 2) for v in row] for row in padded], dtype=np.int32)
     weight = np.array([[float(v - lo) for v, lo in zip(row, lows)] for row, lows in zip(padded, lower)], np.float32)
-    best = tf.reduce_max(_lerp_gather(x, lower, weight, axis=len(x.shape) - 1), axis=-1)
-    return tf.where(tf.constant(has), best, tf.constant(-np.inf, x.dtype))
+    best = tf.reduce_max(_lerp_gather(x, lower, weight, axis), axis=axis + 1)
+    mask = tf.reshape(tf.constant(has), [-1] + [1] * (len(x.shape) - axis - 1))
+    return tf.where(mask, best, tf.constant(-np.inf, x.dtype))
 
 
-def lattice_max(x: tf.Tensor, grid: PixelGrid, with_edges: bool = True) -> tf.Tensor:
-    """Per pixel, the max along the last axis (G) over its lattice → last axis S.
+def lattice_max(x: tf.Tensor, grid: PixelGrid, axis: int, with_edges: bool = True) -> tf.Tensor:
+    """Per pixel, the max along `axis` (length G) over its lattice; that axis becomes S.
 
     With `with_edges` the lattice is {start, inner nodes, stop} (the max of the linear
     interpolant over the pixel's span); without, only the inner nodes (−inf where there are none).
     """
-    if grid.period[1] <= _MAX_UNROLLED_PERIOD:
-        return _blocked_max(x, grid, with_edges)
-    return _gathered_max(x, grid, with_edges)
+    if _blocked(grid):
+        return _blocked_max(x, grid, axis, with_edges)
+    return _gathered_max(x, grid, axis, with_edges)
 
 
 def pixel_max(p: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
@@ -143,24 +194,34 @@ def pixel_max(p: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
 
     Rows stay in the grid's order (row 0 is the lowest y).
     """
-    along_x_nodes = lattice_max(p, grid)  # (n, G, S): grid rows, maxed over each pixel's x-lattice
-    along_x_edges = lattice_max(edge_rows(p, grid), grid)  # (n, S + 1, S): pixel-edge rows
-    inner_rows = lattice_max(tf.transpose(along_x_nodes, [0, 2, 1]), grid, with_edges=False)
+    along_x_nodes = lattice_max(p, grid, axis=2)  # (n, G, S): grid rows, maxed over each x-lattice
+    along_x_edges = lattice_max(edge_values(p, grid, axis=1), grid, axis=2)  # (n, S + 1, S): edge rows
+    inner_rows = lattice_max(along_x_nodes, grid, axis=1, with_edges=False)  # (n, S, S)
     best = tf.maximum(along_x_edges[:, :-1], along_x_edges[:, 1:])
-    return tf.maximum(best, tf.transpose(inner_rows, [0, 2, 1]))
+    return tf.maximum(best, inner_rows)
 
 
-def slope_product(p: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
-    """|∂f/∂x|·|∂f/∂y| per pixel (field units per pixel, squared) → (n, S, S), rows y up.
+def edge_node_indices(grid: PixelGrid) -> np.ndarray:
+    """The grid node nearest each of the S + 1 pixel edges, int (S + 1,)."""
+    return np.array([math.floor(grid.edge(j) + Fraction(1, 2)) for j in range(grid.image_size + 1)])
 
-    Taken from the grid nodes nearest the pixel's four corners (cheaper than interpolating, and
-    the model it feeds is approximate anyway). Near a pixel's maximum on a slope the region above
-    level l is a corner triangle of area (max − l)² / (2·|∂f/∂x|·|∂f/∂y|) px²; the renderer uses
-    it to tell which bands cover enough of the pixel for Agg to paint them.
+
+def corner_nodes(p: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
+    """p at the grid nodes nearest the pixel corners: (n, G, G) → (n, S + 1, S + 1), rows y up."""
+    return nearest_edge_nodes(nearest_edge_nodes(p, grid, axis=1), grid, axis=2)
+
+
+def slope_product(corners: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
+    """|∂f/∂x|·|∂f/∂y| per pixel (field units per pixel, squared) from `corner_nodes` → (n, S, S).
+
+    Near a pixel's maximum on a slope the region above level l is a corner triangle of area
+    (max − l)² / (2·|∂f/∂x|·|∂f/∂y|) px²; the renderer uses it to tell which bands cover enough
+    of the pixel for Agg to paint them. Nearest nodes rather than interpolated corners: cheaper,
+    and the model it feeds is approximate anyway.
     """
-    nearest = np.array([round(grid.edge(j)) for j in range(grid.image_size + 1)], dtype=np.int32)
-    spacing = tf.constant(np.maximum(np.diff(nearest), 1) / (grid.cells / grid.image_size), p.dtype)  # px
-    c = tf.gather(tf.gather(p, tf.constant(nearest), axis=1), tf.constant(nearest), axis=2)  # (n, S+1, S+1)
+    nearest = edge_node_indices(grid)
+    spacing = tf.constant(np.maximum(np.diff(nearest), 1) / (grid.cells / grid.image_size), corners.dtype)  # px
+    c = corners
     c00, c01, c10, c11 = c[:, :-1, :-1], c[:, :-1, 1:], c[:, 1:, :-1], c[:, 1:, 1:]  # c[y][x]
     slope_x = 0.5 * (c01 + c11 - c00 - c10) / spacing[None, None, :]
     slope_y = 0.5 * (c10 + c11 - c00 - c01) / spacing[None, :, None]

@@ -34,10 +34,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from vaeflow.colormaps import colormap_bytes
-from vaeflow.contour_levels import contour_levels
+from vaeflow.contour_levels import ContourLevels, contour_levels
 from vaeflow.flows.chain import as_factors, chain_distribution
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.raster import PixelGrid, pixel_max, slope_product
+from vaeflow.raster import PixelGrid, corner_nodes, edge_node_indices, pixel_max, slope_product
 
 # Images per compiled call. Fixed shapes mean one XLA compilation per spec; the last chunk is padded.
 _CHUNK = 256
@@ -134,22 +134,30 @@ def _compiled_stages(spec: FlowSpec):
         # pixel's maximum, and pixels meeting only masked cells are blanked via `empty`.
         return tf.where(node_mask, p, tf.zeros_like(p))
 
+    corner_valid = valid[edge_node_indices(grid)]
+    corner_mask = tf.constant(corner_valid[None, :, None] & corner_valid[None, None, :])
+
     @tf.function(jit_compile=True, reduce_retracing=True)
     def pixel_stage(p):
-        # Masked nodes are 0 ≤ every density: harmless for the max, excluded from the min.
-        zmin = tf.reduce_min(tf.where(node_mask, p, tf.constant(np.inf, p.dtype)), axis=[1, 2])
+        """→ (an upper bound on zmin, zmax, per-pixel max (n, S, S), slopes (n, S, S))."""
         if empty is None:
             blank = tf.fill([tf.shape(p)[0], size, size], tf.constant(-np.inf, p.dtype))
-            return zmin, tf.reduce_max(p, axis=[1, 2]), blank, tf.zeros_like(blank)
+            inf = tf.fill([tf.shape(p)[0]], tf.constant(np.inf, p.dtype))
+            return inf, tf.reduce_max(p, axis=[1, 2]), blank, tf.zeros_like(blank)
         best = pixel_max(p, grid)
         # The pixels cover every valid cell and the maximum sits on a node: this is the grid's max.
         zmax = tf.reduce_max(best, axis=[1, 2])
         best = tf.where(tf.constant(empty[None, :, None] | empty[None, None, :]), tf.constant(-np.inf, p.dtype), best)
+        corners = corner_nodes(p, grid)
+        # The min over a subset of the valid nodes bounds the true min from above (see _levels).
+        zmin_bound = tf.reduce_min(tf.where(corner_mask, corners, tf.constant(np.inf, p.dtype)), axis=[1, 2])
         # Image row 0 is y = +extent.
-        return zmin, zmax, best[:, ::-1], slope_product(p, grid)[:, ::-1]
+        return zmin_bound, zmax, best[:, ::-1], slope_product(corners, grid)[:, ::-1]
 
-    def field_stage(a, theta):
-        return pixel_stage(density_stage(a, theta))
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def zmin_stage(p):
+        # Masked nodes are 0 ≤ every density: excluded from the min.
+        return tf.reduce_min(tf.where(node_mask, p, tf.constant(np.inf, p.dtype)), axis=[1, 2])
 
     lut = tf.constant(np.concatenate([colormap_bytes(spec.cmap), np.full((1, 3), 255, np.uint8)]))
 
@@ -181,7 +189,26 @@ def _compiled_stages(spec: FlowSpec):
         index = tf.where(tf.math.is_inf(field), 256, index)  # no band touches → white
         return tf.gather(lut, index)
 
-    return field_stage, colour_stage
+    return density_stage, pixel_stage, zmin_stage, colour_stage
+
+
+def _levels(zmin_bound: np.ndarray, zmax: np.ndarray, exact_zmin, levels: int) -> ContourLevels:
+    """contourf's levels for data in [zmin, zmax], computing the exact zmin only when it matters.
+
+    The density is ≥ 0, so zmin ∈ [0, zmin_bound]. Every quantity in matplotlib's level choice
+    is monotone in zmin, so when zmin = 0 and zmin = zmin_bound give the same levels, so does
+    every zmin between them — the usual case, as the density's tails are far below one level step.
+    """
+    zmax = zmax.astype(np.float64)
+    at_zero = contour_levels(np.zeros_like(zmax), zmax, levels)
+    at_bound = contour_levels(zmin_bound.astype(np.float64), zmax, levels)
+    if at_zero.equals(at_bound):
+        result = at_zero
+    else:
+        result = contour_levels(exact_zmin().astype(np.float64), zmax, levels)
+    if result.count.max() > levels + 4:  # cannot happen for MaxNLocator; guards the colour table
+        raise RuntimeError(f"contour_levels gave {result.count.max()} levels for levels={levels}")
+    return result
 
 
 def _render_chunk(a: np.ndarray, theta: np.ndarray, spec: FlowSpec) -> np.ndarray:
@@ -190,11 +217,10 @@ def _render_chunk(a: np.ndarray, theta: np.ndarray, spec: FlowSpec) -> np.ndarra
     pad = width - n
     a32 = np.pad(a, (0, pad), mode="edge").astype(np.float32)
     t32 = np.pad(theta, (0, pad), mode="edge").astype(np.float32)
-    field_stage, colour_stage = _compiled_stages(spec)
-    zmin, zmax, field, slopes = field_stage(tf.constant(a32), tf.constant(t32))
-    levels = contour_levels(zmin.numpy().astype(np.float64), zmax.numpy().astype(np.float64), spec.levels)
-    if levels.count.max() > spec.levels + 4:  # cannot happen for MaxNLocator; guards the table size
-        raise RuntimeError(f"contour_levels gave {levels.count.max()} levels for levels={spec.levels}")
+    density_stage, pixel_stage, zmin_stage, colour_stage = _compiled_stages(spec)
+    p = density_stage(tf.constant(a32), tf.constant(t32))
+    zmin_bound, zmax, field, slopes = pixel_stage(p)
+    levels = _levels(zmin_bound.numpy(), zmax.numpy(), lambda: zmin_stage(p).numpy(), spec.levels)
     rgb = colour_stage(field, slopes, *(tf.constant(x) for x in (levels.first, levels.step, levels.best_vmin, levels.offset)),
                        tf.constant(levels.count))
     return rgb.numpy()[:n]

@@ -2,7 +2,8 @@
 
 Three fragments keep every interaction local and cheap:
 
-* `latent_map_ui`, the Plotly map (about 10⁴ markers and a decoded mosaic: heavy to resend);
+* `latent_map_ui`, the Plotly map (thousands of WebGL markers and a decoded mosaic: heavy
+  to resend);
 * `decoded_view_ui`, the decode of the last click beside it;
 * `interpolation_ui`, the A → B path, its t slider, strip and exports.
 
@@ -22,12 +23,12 @@ import numpy as np
 import streamlit as st
 
 from explorer import cache
-from explorer.shell import use_app_navigation
 from explorer.animation import gif_bytes, strip_png
 from explorer.images import tile, to_png
 from explorer.latent_plots import COLOUR_BY, CYCLIC_SCALES, latent_map_figure
 from explorer.selection import DATA_TRACE, GRID_TRACE, click_from_selection, trace_numbers
-from vaeflow import latent
+from explorer.shell import use_app_navigation
+from vaeflow import FlowSpec, latent
 
 KEY = "explore_"  # session-state (and CSS class) prefix of this page
 MAP_FRAGMENT, VIEW_FRAGMENT, INTERP_FRAGMENT = "map", "view", "interp"
@@ -40,7 +41,7 @@ class Context:
 
     ref: cache.ModelRef
     spec_json: str
-    spec: object
+    spec: FlowSpec
     images: np.ndarray  # uint8 (N, S, S, 3) held-out images
     factors: np.ndarray  # float32 (N, 2) their true [a, θ]
     means: np.ndarray  # float32 (N, L) posterior means
@@ -186,7 +187,7 @@ def _figure(ctx: Context, path: np.ndarray | None):
     colour_by = st.session_state.get(KEY + "colour_by", "θ")
     manifold = None
     if st.session_state.get(KEY + "manifold", True):
-        manifold = cache.manifold_mosaic(ctx.ref, ctx.x_range, ctx.y_range, 15, ctx.latent_dim, ctx.dims)
+        manifold = cache.manifold_data_uri(ctx.ref, ctx.x_range, ctx.y_range, 15, ctx.latent_dim, ctx.dims)
     iso_a = iso_theta = None
     if st.session_state.get(KEY + "iso", False):
         try:
@@ -225,7 +226,11 @@ def latent_map_ui(ctx: Context) -> None:
     st.plotly_chart(
         figure, key=KEY + "map", on_select=functools.partial(
             _on_map_click, ctx, numbers.get(DATA_TRACE), numbers.get(GRID_TRACE)),
-        selection_mode=("points",), config={"displaylogo": False, "scrollZoom": True},
+        selection_mode=("points",),
+        # Plotly counts a second click within doubleClickDelay (300 ms by default) anywhere
+        # as a double click, which clears the selection instead of selecting: quick clicks
+        # on two points would lose the second.
+        config={"displaylogo": False, "scrollZoom": True, "doubleClickDelay": 120},
     )
     st.caption("Click a point or anywhere on the map to decode it. Drag to pan, scroll to zoom.")
     if st.session_state.get(KEY + "iso", False) and KEY + "iso_levels" in st.session_state:
@@ -265,8 +270,9 @@ def decoded_view_ui(ctx: Context) -> None:
     label = "nearest other" if point.get("index") is not None else "nearest true image"
     parts.append(f"{label} #{nearest} (a {a:.2f}, θ {theta:.2f}, |Δz| {float(distance):.2f})")
     with st.container(key="decoded_neighbours"):
-        _image(tile(np.stack(tiles), len(tiles), pad=2, pad_value=70), SMALL_PX // 36,
-               caption=" · ".join(parts))
+        # The caption as text of its own: an image caption would be as narrow as the image.
+        _image(tile(np.stack(tiles), len(tiles), pad=2, pad_value=70), SMALL_PX // 36, caption=None)
+        st.caption(" · ".join(parts))
 
 
 def _set_endpoint_from_row(ctx: Context, label: str) -> None:
@@ -314,7 +320,8 @@ def interpolation_ui(ctx: Context) -> None:
                 _image(frame, FRAME_PX // 36,
                          caption=f"t = {t:.2f} · z = ({', '.join(f'{v:+.2f}' for v in z_t)})")
     with right:
-        _image(_tile(frames, min(n_frames, 8)), 2,
+        n_rows = -(-n_frames // 8)  # at most 8 frames a row, rows as even as possible
+        _image(_tile(frames, -(-n_frames // n_rows)), 2,
                caption=f"{n_frames} frames from A (top left) to B, row by row")
         d1, d2 = st.columns(2)
         # Files are encoded only when a button is clicked (deferred data), not on every rerun.
@@ -352,7 +359,7 @@ def reconstruction_grid_ui(ctx: Context) -> None:
            caption=f"{n} held-out images (odd rows) above their reconstructions (decoded posterior means)")
 
 
-def _image(image: np.ndarray, factor: int, caption: str) -> None:
+def _image(image: np.ndarray, factor: int, caption: str | None) -> None:
     """Show a uint8 image upscaled by `factor` (nearest neighbour) at exactly its pixel size.
 
     An explicit width: a long caption would otherwise widen the figure and the browser would
@@ -362,7 +369,8 @@ def _image(image: np.ndarray, factor: int, caption: str) -> None:
 
 
 def _tile(images: np.ndarray, n_cols: int) -> np.ndarray:
-    return tile(images, n_cols, pad=2)
+    # Grey gutters: the flow images have black backgrounds, black gutters would merge them.
+    return tile(images, n_cols, pad=2, pad_value=70)
 
 
 main()

@@ -1,0 +1,58 @@
+"""explorer.cache: which models the Explore page offers, their fingerprints and specs."""
+
+import json
+import os
+
+import numpy as np
+
+import vaeflow
+from explorer import cache
+
+
+def _fake_model_dir(path, payload=b"w"):
+    path.mkdir(parents=True)
+    (path / "config.json").write_text("{}")
+    (path / "weights.npz").write_bytes(payload)
+
+
+def test_pretrained_comes_first_then_finished_runs_newest_first(monkeypatch, tmp_path):
+    runs = tmp_path / "runs"
+    for name, age in (("old", 200), ("new", 100)):
+        _fake_model_dir(runs / name / "model")
+        os.utime(runs / name, (1e9 - age, 1e9 - age))
+    (runs / "running").mkdir()  # no model/ yet
+    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(runs))
+    refs = cache.model_refs()
+    assert [r.name for r in refs] == [cache.PRETRAINED, "new", "old"]
+    assert refs[1].path == str(runs / "new")
+
+
+def test_fingerprint_changes_when_the_weights_change(monkeypatch, tmp_path):
+    runs = tmp_path / "runs"
+    _fake_model_dir(runs / "r" / "model")
+    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(runs))
+    before = cache.model_refs()[1]
+    (runs / "r" / "model" / "weights.npz").write_bytes(b"retrained, longer")
+    after = cache.model_refs()[1]
+    assert before.fingerprint != after.fingerprint and before != after
+
+
+def test_a_run_is_drawn_with_the_spec_of_its_dataset(tmp_path):
+    spec = vaeflow.FlowSpec(a_mean=1.5, cmap="viridis")
+    data = tmp_path / "d.npz"
+    meta = json.dumps({"format": "vaeflow.dataset", "version": 1, "seed": 0, "spec": spec.to_dict()})
+    np.savez(data, images=np.zeros((1, 36, 36, 3), np.uint8), factors=np.zeros((1, 2), np.float32),
+             meta=np.array(meta))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"train": {"data": str(data)}, "model": {}}))
+    ref = cache.ModelRef("run", str(run), "")
+    assert cache.spec_for(ref) == spec
+    # a missing dataset file falls back to the study's spec rather than failing the page
+    (run / "config.json").write_text(json.dumps({"train": {"data": str(tmp_path / "gone.npz")}}))
+    assert cache.spec_for(ref) == vaeflow.FlowSpec()
+
+
+def test_renderer_version_is_a_stable_digest():
+    assert cache.RENDERER_VERSION == cache._renderer_version()
+    assert len(cache.RENDERER_VERSION) == 16
