@@ -40,7 +40,7 @@ from vaeflow.flows.spec import FlowSpec
 from vaeflow.raster import PixelGrid, corner_nodes, edge_node_indices, pixel_max, slope_product
 
 # Images per compiled call. Fixed shapes mean one XLA compilation per spec; the last chunk is padded.
-_CHUNK = 256
+_CHUNK = 512
 _SMALL_CHUNK = 16
 _WORKERS = min(2, os.cpu_count() or 1)
 tfb = tfp.bijectors

@@ -144,7 +144,7 @@ def setup_ui() -> Context | None:
     return ctx
 
 
-def _typical_row(spec, factors: np.ndarray, fraction: float) -> int:
+def _typical_row(spec: FlowSpec, factors: np.ndarray, fraction: float) -> int:
     """A held-out row with a near its mean and θ near `fraction` of its range.
 
     The default endpoints sit half a turn apart (θ_min and θ_max are the same image, so the
