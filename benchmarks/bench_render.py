@@ -4,7 +4,7 @@
 
 Both renderers draw the same random (a, θ) pairs in the same run, interleaved in `--rounds`
 rounds (each round: n/rounds images through the fast path, then n_reference/rounds through the
-reference), so both see the same machine load even when other jobs come and go. The fast path
+study's pyplot loop, `tests/reference_render.study_render`), so both see the same machine load even when other jobs come and go. The fast path
 is compiled once before timing (a user pays that once per spec). Prints images/s of each, the
 speed-up per image (wall clock, and CPU time of all threads), and the fidelity on the pairs both rendered (mean |Δ| over pixels and
 channels in /255 units, the worst image's mean, the share of pixels that differ at all).
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np  # noqa: E402
 
-from reference_render import reference_render_many  # noqa: E402
+from reference_render import study_render_many  # noqa: E402
 from vaeflow.datasets import sample_factors  # noqa: E402
 from vaeflow.flows.spec import FlowSpec  # noqa: E402
 from vaeflow.render import render_images  # noqa: E402
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         fast_s, fast_cpu = fast_s + time.perf_counter() - start, fast_cpu + time.process_time() - cpu
         lo, hi = ref_cuts[r], ref_cuts[r + 1]
         start, cpu = time.perf_counter(), time.process_time()
-        ref_parts.append(reference_render_many(a[lo:hi], theta[lo:hi], spec))
+        ref_parts.append(study_render_many(a[lo:hi], theta[lo:hi], spec))
         ref_s, ref_cpu = ref_s + time.perf_counter() - start, ref_cpu + time.process_time() - cpu
     fast, ref = np.concatenate(fast_parts), np.concatenate(ref_parts)
 

@@ -8,16 +8,18 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+# Not "pages": a pages/ folder beside the entrypoint puts Streamlit in its legacy multipage
+# mode, where a first deep link such as /train runs that file alone, without this navigation.
+VIEWS_DIR = Path(__file__).resolve().parent / "views"
 
 
 def main() -> None:
     st.set_page_config(page_title="vaeflow explorer", page_icon="🔥", layout="wide")
     pages = [
-        st.Page(PAGES_DIR / "dataset.py", title="Dataset", icon=":material/grid_view:"),
-        st.Page(PAGES_DIR / "train.py", title="Train", icon=":material/model_training:"),
+        st.Page(VIEWS_DIR / "dataset.py", title="Dataset", icon=":material/grid_view:"),
+        st.Page(VIEWS_DIR / "train.py", title="Train", icon=":material/model_training:"),
         st.Page(
-            PAGES_DIR / "explore.py", title="Explore", icon=":material/explore:", default=True
+            VIEWS_DIR / "explore.py", title="Explore", icon=":material/explore:", default=True
         ),
     ]
     page = st.navigation(pages)

@@ -49,6 +49,26 @@ def seed_ui(label: str, key: str, default: int = 0, help: str | None = None) -> 
     )
 
 
+# A plain session key (not a widget's): widget values are dropped when their page is left,
+# this one carries the split seed between the Dataset and Train pages.
+SPLIT_SEED_STATE = "split_seed"
+
+
+def split_seed_ui(key: str) -> int:
+    """The seed that splits a saved dataset into train and validation (`TrainConfig.split_seed`).
+
+    The widget starts from the value last chosen on any page, and choosing one here makes it
+    the value the other page starts from.
+    """
+    value = seed_ui(
+        "seed of the train/validation split", key, st.session_state.get(SPLIT_SEED_STATE, 0),
+        help="Which images of a saved dataset a run holds out for validation. Keep it fixed "
+             "to compare runs with different training seeds on the same validation images.",
+    )
+    st.session_state[SPLIT_SEED_STATE] = value
+    return value
+
+
 def flow_spec_ui(default: "vaeflow.FlowSpec | None" = None, prefix: str = "spec") -> "vaeflow.FlowSpec":
     """Draw a control for every `FlowSpec` field and return the spec they describe.
 
@@ -167,8 +187,8 @@ def train_config_ui(
     batch_size = c2.select_slider("batch size", BATCH_SIZES, key=k("batch_size"))
     lr_schedule = c1.selectbox("learning-rate schedule", ["constant", "cosine"], key=k("lr_schedule"))
     patience = c2.number_input("early-stopping patience (0 = off)", 0, 100, step=1, key=k("patience"))
-    seed = seed_ui("seed", k("seed"), 0, help="Initialisation, shuffles, noise — and the "
-                   "train/validation split of a saved dataset.")
+    seed = seed_ui("seed", k("seed"), 0, help="Initialisation, shuffles and noise (and the "
+                   "stream's images).")
     extra: dict[str, Any] = {}
     if data == STREAM:
         c1, c2 = st.columns(2)
@@ -177,8 +197,11 @@ def train_config_ui(
         extra["stream_val_size"] = int(c2.number_input(
             "validation images", 64, 100_000, 2_000, 64, key=k("stream_val_size")))
     else:
-        extra["val_fraction"] = st.slider("validation share", 0.05, 0.5, 0.1, 0.05,
+        c1, c2 = st.columns(2)
+        extra["val_fraction"] = c1.slider("validation share", 0.05, 0.5, 0.1, 0.05,
                                           key=k("val_fraction"))
+        with c2:
+            extra["split_seed"] = split_seed_ui(k("split_seed"))
     minutes = st.number_input("time limit in minutes (0 = none)", 0, 10_000, 0, 1,
                               key=k("time_limit_min"))
     config = vaeflow.TrainConfig(

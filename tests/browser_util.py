@@ -115,8 +115,7 @@ def open_explore(page, url: str, timeout_ms: int = 120_000) -> None:
     app's default page (whose URL is the bare root).
     """
     page.goto(url + "/")
-    # Case-sensitive: before the app's st.navigation runs, Streamlit lists the raw pages/
-    # files ("explore"); clicking that link would run the page script without the app.
+    # The app's navigation titles the page "Explore"; matched exactly so no other link fits.
     link = page.locator("[data-testid='stSidebarNav'] a", has_text=re.compile(r"Explore$"))
     link.wait_for(timeout=timeout_ms)
     if link.get_attribute("aria-current") != "page":

@@ -54,3 +54,30 @@ def reference_render(a: float, theta: float, spec: FlowSpec | None = None) -> np
 def reference_render_many(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
     """`reference_render` in a per-image Python loop: uint8 (N, S, S, 3)."""
     return np.stack([reference_render(float(ai), float(ti), spec) for ai, ti in zip(a, theta)])
+
+
+def study_render(a: float, theta: float, spec: FlowSpec | None = None) -> np.ndarray:
+    """`reference_render` the way the study's loop drew it: through pyplot (a figure manager per
+    image, closed afterwards). Same pixels; this is the loop the issue's 16.8 images/s refers to."""
+    import matplotlib.pyplot as plt
+
+    spec = spec or FlowSpec()
+    g = np.linspace(-spec.extent, spec.extent, spec.grid_size)
+    X, Y = np.meshgrid(g, g)
+    p = reference_density(a, theta, spec)
+    size = spec.image_size / 100.0
+    fig = plt.figure(figsize=(size, size), dpi=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plt.contourf(X, Y, p, levels=spec.levels, cmap=spec.cmap)
+        plt.axis("off")
+        plt.tight_layout(pad=0)
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return image
+
+
+def study_render_many(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
+    """`study_render` in the study's per-image Python loop: uint8 (N, S, S, 3)."""
+    return np.stack([study_render(float(ai), float(ti), spec) for ai, ti in zip(a, theta)])

@@ -24,7 +24,7 @@ def data_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def page(data_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("pages/dataset.py").run()
+    at.switch_page("views/dataset.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -43,8 +43,14 @@ def test_app_opens_on_explore_and_routes_to_dataset(data_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert not any(title.value == "Dataset" for title in at.title)
-    at.switch_page("pages/dataset.py").run()
+    at.switch_page("views/dataset.py").run()
     assert [title.value for title in at.title] == ["Dataset"]
+
+
+def test_no_legacy_pages_folder_beside_the_app():
+    # A pages/ folder beside app.py switches a fresh server to Streamlit's legacy multipage
+    # mode, where a first deep link (/train) runs that file without app.py's navigation.
+    assert not (Path(APP).parent / "pages").exists()
 
 
 def test_preview_shows_24_captioned_images_that_follow_the_controls(page):

@@ -29,7 +29,7 @@ def dirs(tmp_path, monkeypatch):
 @pytest.fixture
 def page(dirs):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -57,17 +57,35 @@ def test_choosing_the_study_preset_loads_its_recipe(page):
     assert not page.exception
 
 
+def test_the_split_seed_chosen_on_the_dataset_page_is_the_train_pages_default(page):
+    assert page.number_input(key="train.split_seed").value == 0
+    page.switch_page("views/dataset.py").run()
+    page.number_input(key="dataset.split_seed").set_value(7).run()
+    page.switch_page("views/train.py").run()
+    assert page.number_input(key="train.split_seed").value == 7
+    page.number_input(key="train.split_seed").set_value(3).run()  # and back the other way
+    page.switch_page("views/dataset.py").run()
+    assert page.number_input(key="dataset.split_seed").value == 3
+    # the stream validates on images of its own seed: no split seed to choose
+    page.switch_page("views/train.py").run()
+    page.selectbox(key="train.data").set_value("stream").run()
+    assert not [w for w in page.number_input if w.key == "train.split_seed"]
+    assert not page.exception
+
+
 def test_start_refuse_watch_and_stop_a_tiny_run(page, dirs):
     data, runs = dirs
     page.selectbox(key="train.data").set_value(str(data / "tiny.npz"))
     page.number_input(key="train.epochs").set_value(500)
     page.select_slider(key="train.batch_size").set_value(16)
+    page.number_input(key="train.split_seed").set_value(5)
     page.text_input(key="train.name").set_value("tiny-run")
     page.button(key="train.start").click().run()
     assert not page.exception
     assert any("Started tiny-run" in s for s in _texts(page.success))
     run = vaeflow.RunDir(runs, "tiny-run")
     assert run.read_config()["train"]["batch_size"] == 16
+    assert run.read_config()["train"]["split_seed"] == 5
     assert run.read_status()["state"] == "running"
     assert page.text_input(key="train.name").value != "tiny-run"  # a fresh name is offered
 

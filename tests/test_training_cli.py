@@ -24,11 +24,18 @@ def test_flags_override_the_preset_and_only_typed_flags_count():
     assert (model.preset, model.latent_dim) == ("study", 3)
     train, model = configs_from_args(_parse("--stream", "--run-dir", "runs/x"))
     assert train.stream and train.data is None and model.preset == "default"
+    train, _ = configs_from_args(_parse("--data", "d.npz", "--run-dir", "runs/x", "--seed", "2",
+                                        "--split-seed", "8"))
+    assert (train.seed, train.split_seed, train.validation_split_seed) == (2, 8, 8)
+    train, _ = configs_from_args(_parse("--data", "d.npz", "--run-dir", "runs/x", "--seed", "2"))
+    assert train.split_seed is None and train.validation_split_seed == 2
 
 
 def test_bad_flags_raise_value_errors_naming_the_field():
     with pytest.raises(ValueError, match="TrainConfig.beta"):
         configs_from_args(_parse("--data", "d.npz", "--run-dir", "runs/x", "--beta", "-1"))
+    with pytest.raises(ValueError, match="TrainConfig.split_seed"):
+        configs_from_args(_parse("--data", "d.npz", "--run-dir", "runs/x", "--split-seed", "-3"))
     with pytest.raises(ValueError, match="ModelConfig.latent_dim"):
         configs_from_args(_parse("--data", "d.npz", "--run-dir", "runs/x", "--latent-dim", "0"))
     with pytest.raises(SystemExit):  # argparse: --data and --stream exclude each other

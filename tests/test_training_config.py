@@ -10,6 +10,7 @@ from vaeflow.training.config import PRESETS, TrainConfig
     ("batch_size", 0), ("batch_size", 2.5), ("seed", -1), ("patience", 0), ("min_delta", -0.1),
     ("steps_per_window", 0), ("val_fraction", 0.0), ("val_fraction", 1.0), ("time_limit_s", 0.0),
     ("checkpoint_every_s", 0.0), ("stream_val_size", 0), ("stream_repeats", 0),
+    ("split_seed", -1), ("split_seed", 1.5), ("split_seed", True),
     ("lr_schedule", "linear"), ("jit_compile", "yes"), ("distribute", "tpu"),
     ("stream", "yes"), ("mixed_precision", 1), ("epochs", True),
 ])
@@ -45,6 +46,17 @@ def test_dict_round_trip_and_unknown_keys():
     assert TrainConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="learning_rat"):
         TrainConfig.from_dict({"learning_rat": 1e-3})
+
+
+def test_split_seed_round_trips_and_defaults_to_the_run_seed():
+    config = TrainConfig(data="d.npz", seed=4, split_seed=11)
+    assert config.to_dict()["split_seed"] == 11
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert config.validation_split_seed == 11
+    assert TrainConfig(seed=4).split_seed is None and TrainConfig(seed=4).validation_split_seed == 4
+    # a config.json written before split_seed existed still loads, splitting by the run seed
+    old = {k: v for k, v in config.to_dict().items() if k != "split_seed"}
+    assert TrainConfig.from_dict(old).validation_split_seed == 4
 
 
 def test_numbers_are_normalised_and_the_config_is_frozen():

@@ -23,6 +23,7 @@ _STEPS = np.array([1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10])
 _STAIRCASE = np.concatenate([0.1 * _STEPS[:-1], _STEPS, [10 * _STEPS[1]]])
 
 # Python's float ops (math.log10, **) exactly as matplotlib calls them, one scalar at a time.
+_EDGE_TICKS = 4  # how many ticks at each end `contour_levels` inspects before scanning them all
 _log10 = np.frompyfunc(math.log10, 1, 1)
 _pow10 = np.frompyfunc(lambda e: 10**e, 1, 1)
 
@@ -132,14 +133,23 @@ def contour_levels(zmin, zmax, levels: int) -> ContourLevels:
     high = np.where(np.abs(m_hi / step - 0) < tol, d_hi, d_hi + 1)
     n_ticks = (high - low + 1).astype(np.int64)
 
-    # ContourSet._autolev: keep one tick at or below zmin and one at or above zmax.
-    ticks = ContourLevels(low, step, best_vmin, offset, n_ticks).table()
-    with np.errstate(invalid="ignore"):
-        under = ticks < zmin[:, None]
-        over = ticks > zmax[:, None]
-    k = np.arange(ticks.shape[1])[None, :]
+    # ContourSet._autolev: keep the last tick below zmin and the first above zmax. Ticks start at
+    # most a step or two below zmin and end a step or two above zmax, so only the first and last
+    # few ticks need looking at (all of them if that ever fails).
+    ticks = ContourLevels(low, step, best_vmin, offset, n_ticks)
+    edge = min(_EDGE_TICKS, int(n_ticks.min()))
+    k = np.arange(edge)[None, :]
+    under = ticks.level(np.broadcast_to(k, (zmin.size, edge))) < zmin[:, None]
+    last_k = n_ticks[:, None] - 1 - k
+    over = ticks.level(last_k) > zmax[:, None]
+    if under[:, -1].any() or over[:, -1].any():
+        table = ticks.table()
+        with np.errstate(invalid="ignore"):
+            under, over = table < zmin[:, None], table > zmax[:, None]
+        k = np.broadcast_to(np.arange(table.shape[1])[None, :], table.shape)
+        last_k = k
     i0 = np.where(under.any(axis=1), np.where(under, k, -1).max(axis=1), 0)
-    i1 = np.where(over.any(axis=1), np.where(over, k, ticks.shape[1]).min(axis=1) + 1, n_ticks)
+    i1 = np.where(over.any(axis=1), np.where(over, last_k, np.iinfo(np.int64).max).min(axis=1) + 1, n_ticks)
     keep_all = (i1 - i0) < 3
     i0 = np.where(keep_all, 0, i0)
     i1 = np.where(keep_all, n_ticks, i1)

@@ -178,6 +178,7 @@ def save_dataset(ds: FlowDataset, path: str | os.PathLike) -> None:
         # A file object, so numpy does not append ".npz" to the temporary name.
         with open(tmp, "wb") as f:
             np.savez(f, images=ds.images, factors=ds.factors, meta=np.array(_meta(ds)))
+        os.chmod(tmp, 0o644)  # the temporary file was private (0600)
 
 
 def load_dataset(path: str | os.PathLike) -> FlowDataset:

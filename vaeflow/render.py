@@ -40,7 +40,7 @@ from vaeflow.flows.spec import FlowSpec
 from vaeflow.raster import PixelGrid, corner_nodes, edge_node_indices, pixel_max, slope_product
 
 # Images per compiled call. Fixed shapes mean one XLA compilation per spec; the last chunk is padded.
-_CHUNK = 512
+_CHUNK = 256
 _SMALL_CHUNK = 16
 _WORKERS = min(2, os.cpu_count() or 1)
 tfb = tfp.bijectors
@@ -118,7 +118,8 @@ def _painted_band(v, band, lowest, step, slopes):
 
 @functools.lru_cache(maxsize=8)
 def _compiled_stages(spec: FlowSpec):
-    """XLA-compiled (density → min, max, per-pixel max) and (max → band → RGB) for one spec."""
+    """The XLA-compiled stages for one spec: density (n, G, G); per-pixel max, slopes and the
+    data range; the exact data minimum (only when `_levels` needs it); bands → RGB."""
     empty = _empty_pixels(spec)
     grid = PixelGrid(spec.grid_size, spec.image_size)
     valid = valid_nodes(spec)

@@ -29,6 +29,8 @@ _TRAIN_FLAGS = {
     "patience": ("patience", int, "early stopping: epochs without a lower val_loss"),
     "steps_per_window": ("steps_per_window", int, "steps per windowed metrics record"),
     "val_fraction": ("val_fraction", float, "share of --data held out for validation"),
+    "split_seed": ("split_seed", int, "seed of the train/validation split of --data "
+                                      "(default: --seed)"),
     "stream_epoch_size": ("stream_epoch_size", int, "fresh images per epoch with --stream"),
     "stream_val_size": ("stream_val_size", int, "held-out validation images with --stream"),
     "stream_repeats": ("stream_repeats", int, "epochs trained on each rendered set with --stream"),

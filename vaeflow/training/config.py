@@ -40,6 +40,10 @@ class TrainConfig:
         stream_repeats: with ``stream``, train on each freshly rendered set for this many epochs
             (reshuffled) before rendering the next; > 1 trades freshness for render time.
         val_fraction: share of ``data`` held out for validation, in (0, 1).
+        split_seed: seed of the permutation that picks which images of ``data`` are held out
+            for validation (``split_dataset``); ≥ 0, or None to use ``seed``. Fixing it lets
+            runs with different ``seed`` validate on the same images. Unused with ``stream``
+            (its validation set is rendered from its own seed).
         time_limit_s: stop (state "done") after this many seconds of training; None = no limit.
         checkpoint_every_s: also checkpoint mid-epoch when this many seconds have passed; > 0.
         mixed_precision: float16 compute with float32 variables; GPU only (checked at train time).
@@ -75,6 +79,7 @@ class TrainConfig:
     stream_val_size: int = 2_000
     stream_repeats: int = 1
     val_fraction: float = 0.1
+    split_seed: int | None = None
     time_limit_s: float | None = None
     checkpoint_every_s: float = 60.0
     mixed_precision: bool = False
@@ -85,8 +90,9 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "seed", "steps_per_window",
                      "stream_epoch_size", "stream_val_size", "stream_repeats"):
             object.__setattr__(self, name, _integer(name, getattr(self, name)))
-        if self.patience is not None:
-            object.__setattr__(self, "patience", _integer("patience", self.patience))
+        for name in ("patience", "split_seed"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _integer(name, getattr(self, name)))
         for name in ("beta", "learning_rate", "min_delta", "val_fraction", "checkpoint_every_s"):
             object.__setattr__(self, name, _real(name, getattr(self, name)))
         if self.time_limit_s is not None:
@@ -101,6 +107,8 @@ class TrainConfig:
         _at_least("epochs", self.epochs, 1)
         _at_least("batch_size", self.batch_size, 1)
         _at_least("seed", self.seed, 0)
+        if self.split_seed is not None:
+            _at_least("split_seed", self.split_seed, 0)
         _at_least("steps_per_window", self.steps_per_window, 1)
         _at_least("stream_val_size", self.stream_val_size, 1)
         _at_least("stream_repeats", self.stream_repeats, 1)
@@ -126,6 +134,11 @@ class TrainConfig:
     def dataset_label(self) -> str:
         """``"stream"`` or the dataset path: what a run list shows in its dataset column."""
         return "stream" if self.stream else str(self.data)
+
+    @property
+    def validation_split_seed(self) -> int:
+        """The seed `split_dataset` draws the train/validation split of ``data`` with."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with `changes` applied and validated again."""

@@ -38,7 +38,8 @@ class FileSource:
     """Train/validation split of a `.npz` dataset; a fresh permutation every epoch.
 
     Arguments:
-        config: reads ``data``, ``val_fraction`` and ``seed``.
+        config: reads ``data``, ``val_fraction``, ``seed`` (epoch shuffles) and
+            ``validation_split_seed`` (which images are held out).
         image_size: the model's; images of another size are a ValueError.
     """
 
@@ -46,7 +47,8 @@ class FileSource:
         from vaeflow.datasets import load_dataset, split_dataset
 
         dataset = load_dataset(config.data)
-        train, val = split_dataset(dataset, val_fraction=config.val_fraction, seed=config.seed)
+        train, val = split_dataset(dataset, val_fraction=config.val_fraction,
+                                   seed=config.validation_split_seed)
         self.train_images = check_images(train.images, image_size, f"training images of {config.data}")
         self.val_images = check_images(val.images, image_size, f"validation images of {config.data}")
         self.seed = config.seed

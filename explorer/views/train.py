@@ -15,7 +15,6 @@ import streamlit as st
 import vaeflow
 from vaeflow.training import RunInProgressError
 from explorer import data_store, runs_view
-from explorer.shell import use_app_navigation
 from explorer.training_plots import elbo_figure, overlay_figure, progress
 from explorer.widgets import STREAM, train_config_ui
 
@@ -165,7 +164,6 @@ def runs_panel(root: str) -> None:
 
 
 def main() -> None:
-    use_app_navigation()
     st.title("Train")
     root = str(runs_view.runs_dir())
     left, right = st.columns([1, 2], gap="large")

@@ -11,9 +11,8 @@ import streamlit as st
 import vaeflow
 from explorer import data_store
 from explorer.flow_plots import stage_figure, stage_views
-from explorer.shell import use_app_navigation
 from explorer.images import show_image_grid, to_png
-from explorer.widgets import flow_spec_ui, seed_ui
+from explorer.widgets import flow_spec_ui, seed_ui, split_seed_ui
 
 PREVIEW_N = 24
 
@@ -167,7 +166,6 @@ def upload_ui() -> None:
 
 
 def main() -> None:
-    use_app_navigation()
     st.title("Dataset")
     controls, shown = st.columns([1, 2], gap="large")
     with controls:
@@ -176,6 +174,9 @@ def main() -> None:
         st.subheader("Seeds")
         seed = seed_ui("seed of (a, θ)", "dataset.seed", 0,
                        help="Draws each image's shear a and angle θ; same seed, same bytes.")
+        split_seed_ui("dataset.split_seed")
+        st.caption("The split seed is not stored in the file: it picks the validation images "
+                   "when a run trains on a saved dataset, and the Train page starts from it.")
     with shown:
         _, factors = preview_ui(spec, seed)
     inspector_ui(spec, factors)

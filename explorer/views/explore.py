@@ -27,7 +27,6 @@ from explorer.animation import gif_bytes, strip_png
 from explorer.images import tile, to_png
 from explorer.latent_plots import COLOUR_BY, CYCLIC_SCALES, latent_map_figure
 from explorer.selection import DATA_TRACE, GRID_TRACE, click_from_selection, trace_numbers
-from explorer.shell import use_app_navigation
 from vaeflow import FlowSpec, latent
 
 KEY = "explore_"  # session-state (and CSS class) prefix of this page
@@ -64,7 +63,6 @@ class Context:
 
 
 def main() -> None:
-    use_app_navigation()
     st.title("Explore the latent space")
     ctx = setup_ui()
     if ctx is None:
