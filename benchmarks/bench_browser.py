@@ -44,6 +44,14 @@ def _summary(name: str, ms: list[float]) -> str:
             f"p90 {p90:7.0f} ms   min {ordered[0]:6.0f}   max {ordered[-1]:6.0f}")
 
 
+def _cache_note(home: Path) -> str:
+    """What the server left in its home's cache folders (~/.streamlit/cache, ~/.cache/...)."""
+    files = [f for f in home.rglob("*") if f.is_file()
+             and any("cache" in part for part in f.relative_to(home).parts[:-1])]
+    size_mb = sum(f.stat().st_size for f in files) / 1e6
+    return f"{len(files)} file(s), {size_mb:.1f} MB in the server's cache folders after it"
+
+
 def _timed_change(page, action, selector: str) -> float:
     # Not timed: a pause longer than Plotly's double-click window between two clicks.
     time.sleep(0.3)
@@ -110,6 +118,7 @@ def main() -> None:
             bu.open_explore(page, url, timeout_ms=180_000)
             empty_interactive_s = time.perf_counter() - start
         page.goto("about:blank")
+        cache_note = _cache_note(Path(home))
         start = time.perf_counter()
         with bu.streamlit_server(timeout_s=120, env=env) as url:
             healthy_s = time.perf_counter() - start
@@ -142,6 +151,7 @@ def main() -> None:
           f"on {os.cpu_count()} CPUs")
     print(f"{'cold start, empty cache':<28} healthy {empty_healthy_s:5.1f} s, Explore ready "
           f"{empty_interactive_s:5.1f} s after `streamlit run`")
+    print(f"{'':<28} ({cache_note})")
     print(f"{'cold start, warm disk cache':<28} healthy {healthy_s:5.1f} s, Explore ready "
           f"{interactive_s:5.1f} s after `streamlit run`")
     print(_summary("click empty space → image", empty_ms))

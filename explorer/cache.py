@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import gc
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -22,6 +21,7 @@ import streamlit as st
 from PIL import Image
 
 import vaeflow
+from explorer import heldout_store
 from explorer.runs_view import runs_dir
 from vaeflow import latent
 from vaeflow.models import PRETRAINED_DIR, load_model
@@ -99,32 +99,23 @@ def spec_for(ref: ModelRef) -> "vaeflow.FlowSpec":
     return vaeflow.FlowSpec()
 
 
-def _renderer_version() -> str:
-    """A digest of the renderer's source: part of the held-out set's on-disk cache key."""
-    root = Path(vaeflow.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted([root / "render.py", root / "datasets.py", *root.glob("flows/*.py"),
-                        *root.glob("colormaps.py"), *root.glob("contour_levels.py")]):
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-RENDERER_VERSION = _renderer_version()
+# Digest of the renderer's source at import: part of the held-out set's cache key.
+RENDERER_VERSION = heldout_store.renderer_version()
 
 
 def heldout_set(spec_json: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (n, S, S, 3), factors float32 (n, 2)) rendered with the given spec."""
-    return _heldout_set(spec_json, n, seed, RENDERER_VERSION)
+    return _heldout_set(spec_json, n, seed, RENDERER_VERSION, str(heldout_store.cache_dir()))
 
 
-# Persisted to disk (Streamlit's cache folder): rendering 2,000 images took ~5 s of a cold
-# start on the 2-core box (half of it tracing the renderer), a fresh process now loads them
-# in ~0.1 s. The renderer's digest in the key keeps a changed renderer from reusing them.
-@st.cache_data(max_entries=4, persist="disk", show_spinner="Rendering the held-out images…")
-def _heldout_set(spec_json: str, n: int, seed: int, renderer_version: str) -> tuple[np.ndarray, np.ndarray]:
-    dataset = vaeflow.generate_dataset(n, seed, vaeflow.FlowSpec.from_json(spec_json))
-    return np.asarray(dataset.images), np.asarray(dataset.factors)
+# Kept in memory here and on disk by `heldout_store` (a bounded folder of .npz files, not
+# Streamlit's persist="disk", whose entries for obsolete renderers were never deleted):
+# rendering the 2,000 images cost 0.6-2.6 s of a 12 s cold start at load ~3.5 (measured
+# with benchmarks/bench_browser.py, empty vs warm cache), reading them back ~0.1 s.
+@st.cache_data(max_entries=4, show_spinner="Rendering the held-out images…")
+def _heldout_set(spec_json: str, n: int, seed: int, renderer_version: str,
+                 folder: str) -> tuple[np.ndarray, np.ndarray]:
+    return heldout_store.load_or_render(spec_json, n, seed, renderer_version, Path(folder))
 
 
 @st.cache_data(max_entries=8, show_spinner="Encoding the held-out images…")

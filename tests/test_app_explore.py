@@ -18,6 +18,12 @@ from explorer.selection import DATA_TRACE, GRID_TRACE
 PAGE = Path(__file__).resolve().parents[1] / "explorer" / "views" / "explore.py"
 
 
+@pytest.fixture(autouse=True)
+def _heldout_cache(tmp_path, monkeypatch):
+    # the held-out sets these tests render stay out of the user's ~/.cache/vaeflow
+    monkeypatch.setenv("VAEFLOW_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
     import keras

@@ -52,7 +52,3 @@ def test_a_run_is_drawn_with_the_spec_of_its_dataset(tmp_path):
     (run / "config.json").write_text(json.dumps({"train": {"data": str(tmp_path / "gone.npz")}}))
     assert cache.spec_for(ref) == vaeflow.FlowSpec()
 
-
-def test_renderer_version_is_a_stable_digest():
-    assert cache.RENDERER_VERSION == cache._renderer_version()
-    assert len(cache.RENDERER_VERSION) == 16

@@ -22,8 +22,9 @@ def bilinear(values: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
 def test_pixel_max_is_the_max_of_the_bilinear_field_over_the_pixel(grid_size, image_size):
     rng = np.random.default_rng(grid_size)
     p = rng.random((2, grid_size, grid_size)).astype(np.float32) ** 4  # peaky, like densities
-    got = pixel_max(tf.constant(p), PixelGrid(grid_size, image_size)).numpy()
-    assert got.shape == (2, image_size, image_size)
+    # Layout (rows y, columns x, batch): the images are the last axis.
+    got = pixel_max(tf.constant(np.moveaxis(p, 0, -1)), PixelGrid(grid_size, image_size)).numpy()
+    assert got.shape == (image_size, image_size, 2)
     scale = (grid_size - 1) / image_size
     for k in range(2):
         field = p[k].astype(np.float64)
@@ -33,7 +34,7 @@ def test_pixel_max_is_the_max_of_the_bilinear_field_over_the_pixel(grid_size, im
                 ys = np.concatenate([np.linspace(i, i + 1, 9) * scale, np.arange(np.ceil(i * scale), (i + 1) * scale)])
                 xs = np.concatenate([np.linspace(j, j + 1, 9) * scale, np.arange(np.ceil(j * scale), (j + 1) * scale)])
                 want = bilinear(field, ys, xs).max()
-                assert got[k, i, j] == pytest.approx(want, rel=1e-5, abs=1e-7)
+                assert got[i, j, k] == pytest.approx(want, rel=1e-5, abs=1e-7)
 
 
 def test_grid_geometry():
@@ -49,7 +50,7 @@ def test_slope_product_of_a_plane():
 
     grid = PixelGrid(100, 36)
     y, x = np.meshgrid(np.arange(100.0), np.arange(100.0), indexing="ij")
-    plane = (3.0 * x - 2.0 * y + 500.0).astype(np.float32)[None]  # per grid cell
+    plane = (3.0 * x - 2.0 * y + 500.0).astype(np.float32)[..., None]  # (G, G, 1): one image
     got = slope_product(corner_nodes(tf.constant(plane), grid), grid).numpy()
     cells_per_px = 99 / 36
     np.testing.assert_allclose(got, 6.0 * cells_per_px**2, rtol=1e-4)

@@ -13,6 +13,11 @@ where the lattice rows are grid rows (stored) or the pixel's edge rows (interpol
 The pattern of edges repeats every Q pixels (= P cells, P/Q = (G−1)/S in lowest terms). When Q
 is small the per-pixel work is written as Q fixed slices of a [blocks, P] reshape, which XLA
 fuses into dense loops; otherwise it falls back to gathers (several times slower).
+
+Layout: the grid's rows (y) come first and its columns (x) second, then any batch axes,
+(G, G, …). With the images as the last, contiguous axis every slice along y or x moves whole
+vectors of images, which XLA turns into dense SIMD loops (the image-major layout made it
+stride through each image's rows, several times slower).
 """
 
 from __future__ import annotations
@@ -94,8 +99,10 @@ class _Blocks:
         self.before, self.after = before, after
 
     def at_node(self, r: int) -> tf.Tensor:
-        """Node b·P + r for every block b: shape (…, B, …)."""
-        return tf.gather(self.view, r, axis=self.axis + 1)
+        """Node b·P + r for every block b: shape (…, B, …). A slice, not a gather: XLA fuses it."""
+        index = [slice(None)] * len(self.view.shape)
+        index[self.axis + 1] = r
+        return self.view[tuple(index)]
 
     def at(self, pos: Fraction) -> tf.Tensor:
         """The linear interpolant at b·P + pos (0 ≤ pos ≤ P)."""
@@ -190,14 +197,14 @@ def lattice_max(x: tf.Tensor, grid: PixelGrid, axis: int, with_edges: bool = Tru
 
 
 def pixel_max(p: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
-    """Max of the bilinear interpolant of p (n, G, G) over each pixel's square → (n, S, S).
+    """Max of the bilinear interpolant of p (G, G, …) over each pixel's square → (S, S, …).
 
-    Rows stay in the grid's order (row 0 is the lowest y).
+    Axis 0 is y, axis 1 is x; rows stay in the grid's order (row 0 is the lowest y).
     """
-    along_x_nodes = lattice_max(p, grid, axis=2)  # (n, G, S): grid rows, maxed over each x-lattice
-    along_x_edges = lattice_max(edge_values(p, grid, axis=1), grid, axis=2)  # (n, S + 1, S): edge rows
-    inner_rows = lattice_max(along_x_nodes, grid, axis=1, with_edges=False)  # (n, S, S)
-    best = tf.maximum(along_x_edges[:, :-1], along_x_edges[:, 1:])
+    along_x_nodes = lattice_max(p, grid, axis=1)  # (G, S, …): grid rows, maxed over each x-lattice
+    along_x_edges = lattice_max(edge_values(p, grid, axis=0), grid, axis=1)  # (S + 1, S, …): edge rows
+    inner_rows = lattice_max(along_x_nodes, grid, axis=0, with_edges=False)  # (S, S, …)
+    best = tf.maximum(along_x_edges[:-1], along_x_edges[1:])
     return tf.maximum(best, inner_rows)
 
 
@@ -207,12 +214,12 @@ def edge_node_indices(grid: PixelGrid) -> np.ndarray:
 
 
 def corner_nodes(p: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
-    """p at the grid nodes nearest the pixel corners: (n, G, G) → (n, S + 1, S + 1), rows y up."""
-    return nearest_edge_nodes(nearest_edge_nodes(p, grid, axis=1), grid, axis=2)
+    """p at the grid nodes nearest the pixel corners: (G, G, …) → (S + 1, S + 1, …), rows y up."""
+    return nearest_edge_nodes(nearest_edge_nodes(p, grid, axis=0), grid, axis=1)
 
 
 def slope_product(corners: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
-    """|∂f/∂x|·|∂f/∂y| per pixel (field units per pixel, squared) from `corner_nodes` → (n, S, S).
+    """|∂f/∂x|·|∂f/∂y| per pixel (field units per pixel, squared) from `corner_nodes` → (S, S, …).
 
     Near a pixel's maximum on a slope the region above level l is a corner triangle of area
     (max − l)² / (2·|∂f/∂x|·|∂f/∂y|) px²; the renderer uses it to tell which bands cover enough
@@ -220,9 +227,12 @@ def slope_product(corners: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
     and the model it feeds is approximate anyway.
     """
     nearest = edge_node_indices(grid)
-    spacing = tf.constant(np.maximum(np.diff(nearest), 1) / (grid.cells / grid.image_size), corners.dtype)  # px
+    spacing = np.maximum(np.diff(nearest), 1) / (grid.cells / grid.image_size)  # px
+    trailing = [1] * (len(corners.shape) - 2)
+    spacing_x = tf.constant(spacing.reshape([1, -1] + trailing), corners.dtype)
+    spacing_y = tf.constant(spacing.reshape([-1, 1] + trailing), corners.dtype)
     c = corners
-    c00, c01, c10, c11 = c[:, :-1, :-1], c[:, :-1, 1:], c[:, 1:, :-1], c[:, 1:, 1:]  # c[y][x]
-    slope_x = 0.5 * (c01 + c11 - c00 - c10) / spacing[None, None, :]
-    slope_y = 0.5 * (c10 + c11 - c00 - c01) / spacing[None, :, None]
+    c00, c01, c10, c11 = c[:-1, :-1], c[:-1, 1:], c[1:, :-1], c[1:, 1:]  # c[y][x]
+    slope_x = 0.5 * (c01 + c11 - c00 - c10) / spacing_x
+    slope_y = 0.5 * (c10 + c11 - c00 - c01) / spacing_y
     return tf.abs(slope_x * slope_y)

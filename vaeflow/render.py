@@ -3,8 +3,9 @@
 The study draws ``contourf(X, Y, p, levels=L, cmap=…)`` of each flow's density on a G×G grid,
 axis off, ``tight_layout(pad=0)``, S/100 in at 100 dpi. What Agg paints, and what we reproduce:
 
-1. p(x) on the grid, from the chain's exact ``TransformedDistribution.prob``. Points where it is
-   not finite (the tanh edge |x| ≥ 1) are masked, and so are the grid cells touching them.
+1. p(x) on the grid, from the chain's change of variables (`log_density`, checked against the
+   chain's `TransformedDistribution` by the tests). Points where it is not finite (the tanh
+   edge |x| ≥ 1) are masked, and so are the grid cells touching them.
 2. The L-level "nice" levels `contour_levels` picks between the finite min and max.
 3. Bands are filled lowest first without antialiasing. Agg paints a band into a pixel when
    it covers at least 1/256 of the pixel, so a pixel shows the highest band that touches its
@@ -16,16 +17,27 @@ axis off, ``tight_layout(pad=0)``, S/100 in at 100 dpi. What Agg paints, and wha
 4. Band k's colour is entry ``int(256 · (mid_k − lev_0) / (lev_last − lev_0))`` of the colour
    map, mid_k the band's midpoint, as Agg paints it (`colormaps.colormap_bytes`).
 
-Steps 1, 3 and 4 run as XLA-compiled TensorFlow over chunks of images; step 2 is a few numpy
-operations per image. The remaining mismatch with matplotlib (a band up or down in a few % of
-pixels) comes from the approximate area model and from contourpy cutting cells with straight
-chords rather than bilinear curves; README "Performance" quotes the measured figures.
+Steps 1 and 3 run as two XLA-compiled TensorFlow functions per chunk of images; step 2 and the
+colour table of step 4 are a few float64 numpy operations per image (matplotlib's exact
+arithmetic). Speed comes from three choices:
+
+- Layout (G, G, n): the images are the last, contiguous axis, so every slice along y or x in
+  the pixel stage moves whole SIMD vectors of images.
+- Separable inputs: tanh acts per axis and the grid is a tensor product, so atanh and its
+  log-det are taken once per axis (G values) and cos θ, sin θ once per image; the G² points
+  see only multiply-adds and one exp.
+- No spec constant is baked into the compiled code: the spec's continuous values (base scale,
+  shift, scale, extent, the tanh flag, the colour map) enter as tensors, so only a new grid
+  size, image size or level count, or a new batch bucket, compiles again.
+
+The remaining mismatch with matplotlib (a band up or down in a few % of pixels) comes from the
+approximate area model and from contourpy cutting cells with straight chords rather than
+bilinear curves; README "Performance" quotes the measured figures.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import functools
 import os
 
@@ -35,13 +47,14 @@ import tensorflow_probability as tfp
 
 from vaeflow.colormaps import colormap_bytes
 from vaeflow.contour_levels import ContourLevels, contour_levels
-from vaeflow.flows.chain import as_factors, chain_distribution
+from vaeflow.flows.chain import as_factors
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.raster import PixelGrid, corner_nodes, edge_node_indices, pixel_max, slope_product
 
-# Images per compiled call. Fixed shapes mean one XLA compilation per spec; the last chunk is padded.
-_CHUNK = 256
-_SMALL_CHUNK = 16
+# Images per compiled call. A batch is padded up to the next bucket (one XLA compilation per
+# bucket and geometry), so a 24-image preview computes 32 images, not a full chunk.
+_BUCKETS = (16, 32, 64, 128, 256)
+_CHUNK = _BUCKETS[-1]
 _WORKERS = min(2, os.cpu_count() or 1)
 tfb = tfp.bijectors
 
@@ -71,28 +84,119 @@ def _empty_pixels(spec: FlowSpec) -> np.ndarray | None:
     return None if empty.all() else empty
 
 
-def _density_on_grid(a: tf.Tensor, theta: tf.Tensor, spec: FlowSpec) -> tf.Tensor:
-    """p(x) of each image's flow on the grid, float32 (n, G, G): [image, row i = y_i, column j = x_j].
+# Rows of the per-spec tensors fed to the compiled stages (see `_spec_inputs`).
+_AXIS_U, _AXIS_ILDJ, _AXIS_VALID = range(3)
+_FLOW_INV_SCALE, _FLOW_SHIFT, _FLOW_HALF_PRECISION, _FLOW_LOG_NORM = slice(0, 2), slice(2, 4), 4, 5
 
-    The chain's exact log-density by the change of variables. The last stage, tanh, acts on each
-    coordinate alone and the grid is a product of two axes, so its inverse and log-det are taken
-    once per axis (G values) and the rest of the chain — itself a `TransformedDistribution` — is
-    evaluated at the G² pre-tanh points:  log p(x, y) = log p_u(atanh x, atanh y) + ildj(x) + ildj(y).
-    Non-finite values (the tanh edge) come out as inf/NaN; callers mask them.
+
+@functools.lru_cache(maxsize=32)
+def _spec_inputs(spec: FlowSpec) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The spec's continuous values as tensors, so that changing them does not recompile.
+
+    Returns:
+        axis: float32 (3, G): per grid position, the pre-tanh coordinate u = atanh(g) (u = g
+            without tanh), tanh's inverse log-det at g (0 without), and 1.0 where p is finite.
+        pixels: float32 (2, S + 1): per pixel, 1.0 where it meets no valid cell (last entry
+            unused); per pixel edge, 1.0 where its nearest grid node is valid.
+        flow: float32 (6,): 1/scale (2), shift (2), 1/(2·base_scale²), and
+            −log(2π·base_scale²) − log|scale₁·scale₂| (the base's normaliser and f2's log-det).
     """
     g = tf.constant(grid_coordinates(spec), tf.float32)
     if spec.tanh:
         tanh = tfb.Tanh()
-        u, ildj = tanh.inverse(g), tanh.inverse_log_det_jacobian(g, event_ndims=0)
-        inner = dataclasses.replace(spec, tanh=False)
+        u, ildj = tanh.inverse(g).numpy(), tanh.inverse_log_det_jacobian(g, event_ndims=0).numpy()
     else:
-        u, ildj, inner = g, tf.zeros_like(g), spec
-    U, V = tf.meshgrid(u, u)  # U[i, j] = u_j (x), V[i, j] = u_i (y)
-    points = tf.reshape(tf.stack([U, V], axis=-1), [1, -1, 2])
-    # Batch [n, 1] against points [1, G², 2]: image-major output, which XLA vectorises best.
-    log_p = chain_distribution(a[:, None], theta[:, None], inner).log_prob(points)
-    log_p = tf.reshape(log_p, [-1, spec.grid_size, spec.grid_size])
-    return tf.exp(log_p + ildj[None, :, None] + ildj[None, None, :])
+        u, ildj = g.numpy(), np.zeros(spec.grid_size, np.float32)
+    valid = valid_nodes(spec)
+    # Masked nodes get finite stand-ins; the stages zero their density anyway.
+    axis = np.stack([np.where(valid, u, 0.0), np.where(valid, ildj, 0.0), valid]).astype(np.float32)
+    empty = _empty_pixels(spec)
+    empty = np.zeros(spec.image_size, bool) if empty is None else empty
+    corner_valid = valid[edge_node_indices(PixelGrid(spec.grid_size, spec.image_size))]
+    pixels = np.stack([np.append(empty, False), corner_valid]).astype(np.float32)
+    variance = spec.base_scale**2
+    scale = np.array(spec.scale)
+    log_norm = -np.log(2 * np.pi * variance) - np.log(abs(scale[0] * scale[1]))
+    flow = np.concatenate([1.0 / scale, spec.shift, [0.5 / variance, log_norm]]).astype(np.float32)
+    return tf.constant(axis), tf.constant(pixels), tf.constant(flow)
+
+
+def log_density(a, cos, sin, x, y, ildj_x, ildj_y, flow: tf.Tensor) -> tf.Tensor:
+    """log p of the chain at the points whose pre-tanh coordinates are (x, y), all broadcasting.
+
+    With u = (x, y) = atanh of the image point (tanh on) and the chain
+    f5 ∘ f4 ∘ f3 ∘ f2 ∘ f1 undone stage by stage:
+
+        w = R(−θ) u,   w₂ ← w₂ − a·w₁²,   z = w / scale − shift,
+        log p = log N(z; 0, σ² I) − log|scale₁ scale₂| + ildj_tanh(x) + ildj_tanh(y)
+
+    (rotation and shear preserve area). `flow` is `_spec_inputs`'s flow vector.
+    """
+    inv_scale, shift = flow[_FLOW_INV_SCALE], flow[_FLOW_SHIFT]
+    w1 = cos * x + sin * y
+    w2 = cos * y - sin * x
+    z1 = w1 * inv_scale[0] - shift[0]
+    z2 = (w2 - a * tf.square(w1)) * inv_scale[1] - shift[1]
+    log_base = flow[_FLOW_LOG_NORM] - flow[_FLOW_HALF_PRECISION] * (tf.square(z1) + tf.square(z2))
+    return log_base + ildj_x + ildj_y
+
+
+def _density_on_grid(factors: tf.Tensor, axis: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
+    """p on the grid for every image, float32 (G, G, n): [row i = y_i, column j = x_j, image].
+
+    `factors` is (3, n): a, cos θ, sin θ. Masked nodes (the tanh edge) are 0: the density is
+    ≥ 0, so cells touching them never raise a pixel's maximum.
+    """
+    a, cos, sin = factors[0], factors[1], factors[2]
+    u, ildj, valid = axis[_AXIS_U], axis[_AXIS_ILDJ], axis[_AXIS_VALID]
+    col, row = (lambda v: v[None, :, None]), (lambda v: v[:, None, None])
+    p = tf.exp(log_density(a, cos, sin, col(u), row(u), col(ildj), row(ildj), flow))
+    return p * (col(valid) * row(valid))
+
+
+_trace_counts: dict[str, int] = {}
+
+
+def _traced(name: str) -> None:
+    """Count a trace of stage `name` (Python code in a tf.function body runs only when tracing)."""
+    _trace_counts[name] = _trace_counts.get(name, 0) + 1
+
+
+def trace_count() -> int:
+    """How many times the renderer's compiled stages have been traced (retraced) so far."""
+    return sum(_trace_counts.values())
+
+
+@tf.function(jit_compile=True)
+def _field_stage(factors, axis, pixels, flow, grid_size: int, image_size: int):
+    """→ (an upper bound on zmin (n,), zmax (n,), per-pixel max (S, S, n), slopes (S, S, n)).
+
+    Rows of the outputs are image rows: row 0 is y = +extent. Pixels meeting no valid cell
+    have max −inf.
+    """
+    _traced("field")
+    grid = PixelGrid(grid_size, image_size)
+    p = _density_on_grid(factors, axis, flow)
+    best = pixel_max(p, grid)
+    # The pixels cover every valid cell and the maximum sits on a node: this is the grid's max.
+    zmax = tf.reduce_max(best, axis=[0, 1])
+    empty = pixels[0, :-1] > 0
+    best = tf.where((empty[:, None] | empty[None, :])[..., None], tf.constant(-np.inf, p.dtype), best)
+    corners = corner_nodes(p, grid)
+    corner_valid = pixels[1] > 0
+    # The min over a subset of the valid nodes bounds the true min from above (see _levels).
+    on_valid = (corner_valid[:, None] & corner_valid[None, :])[..., None]
+    zmin_bound = tf.reduce_min(tf.where(on_valid, corners, tf.constant(np.inf, p.dtype)), axis=[0, 1])
+    return zmin_bound, zmax, best[::-1], slope_product(corners, grid)[::-1]
+
+
+@tf.function(jit_compile=True)
+def _zmin_stage(factors, axis, flow):
+    """The exact minimum of p over the valid nodes, (n,); only when `_levels` needs it."""
+    _traced("zmin")
+    p = _density_on_grid(factors, axis, flow)
+    valid = (axis[_AXIS_VALID][:, None] * axis[_AXIS_VALID][None, :] > 0)[..., None]
+    return tf.reduce_min(tf.where(valid, p, tf.constant(np.inf, p.dtype)), axis=[0, 1])
 
 
 # Agg paints a band into a pixel only if it covers at least 1/256 of the pixel's area.
@@ -116,81 +220,35 @@ def _painted_band(v, band, lowest, step, slopes):
     return tf.where(c * depth * depth >= _MIN_COVER, band, band - steps_down)
 
 
-@functools.lru_cache(maxsize=8)
-def _compiled_stages(spec: FlowSpec):
-    """The XLA-compiled stages for one spec: density (n, G, G); per-pixel max, slopes and the
-    data range; the exact data minimum (only when `_levels` needs it); bands → RGB."""
-    empty = _empty_pixels(spec)
-    grid = PixelGrid(spec.grid_size, spec.image_size)
-    valid = valid_nodes(spec)
-    node_mask = tf.constant(valid[None, :, None] & valid[None, None, :])
-    size = spec.image_size
+@tf.function(jit_compile=True)
+def _colour_stage(field, slopes, bands, colours):
+    """Pixels → RGB: field, slopes (S, S, n); bands (3, n) = lowest level, step, top band (all
+    float32); colours uint8 (n, K + 1, 3), band k's colour, last row white → (n, S, S, 3)."""
+    _traced("colour")
+    lowest, step, top = bands[0], bands[1], bands[2]
+    # Each pixel's band: level[k] < v ≤ level[k+1]. float32 is enough: the field itself is a
+    # float32 interpolation, so ties within 1e-7 of a level are noise either way.
+    band = tf.clip_by_value(tf.math.ceil((field - lowest) / step) - 1, 0.0, top)
+    band = tf.clip_by_value(_painted_band(field, band, lowest, step, slopes), 0.0, top)
+    white = tf.shape(colours)[1] - 1
+    index = tf.where(tf.math.is_inf(field), white, tf.cast(band, tf.int32))  # no band touches → white
+    return tf.gather(colours, tf.transpose(index, [2, 0, 1]), batch_dims=1)
 
-    # Two compiled functions, not one: inside a single XLA program the density would be fused
-    # into (recomputed by) each of the pixel stage's consumers.
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def density_stage(a, theta):
-        p = _density_on_grid(a, theta, spec)  # (n, G, G)
-        # Masked nodes become 0: the density is ≥ 0, so cells touching them never raise a
-        # pixel's maximum, and pixels meeting only masked cells are blanked via `empty`.
-        return tf.where(node_mask, p, tf.zeros_like(p))
 
-    corner_valid = valid[edge_node_indices(grid)]
-    corner_mask = tf.constant(corner_valid[None, :, None] & corner_valid[None, None, :])
+def _band_colours(levels: ContourLevels, cmap: str, bands: int) -> np.ndarray:
+    """Each band's colour, exactly as matplotlib computes it in float64: uint8 (n, bands + 1, 3).
 
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def pixel_stage(p):
-        """→ (an upper bound on zmin, zmax, per-pixel max (n, S, S), slopes (n, S, S))."""
-        if empty is None:
-            blank = tf.fill([tf.shape(p)[0], size, size], tf.constant(-np.inf, p.dtype))
-            inf = tf.fill([tf.shape(p)[0]], tf.constant(np.inf, p.dtype))
-            return inf, tf.reduce_max(p, axis=[1, 2]), blank, tf.zeros_like(blank)
-        best = pixel_max(p, grid)
-        # The pixels cover every valid cell and the maximum sits on a node: this is the grid's max.
-        zmax = tf.reduce_max(best, axis=[1, 2])
-        best = tf.where(tf.constant(empty[None, :, None] | empty[None, None, :]), tf.constant(-np.inf, p.dtype), best)
-        corners = corner_nodes(p, grid)
-        # The min over a subset of the valid nodes bounds the true min from above (see _levels).
-        zmin_bound = tf.reduce_min(tf.where(corner_mask, corners, tf.constant(np.inf, p.dtype)), axis=[1, 2])
-        # Image row 0 is y = +extent.
-        return zmin_bound, zmax, best[:, ::-1], slope_product(corners, grid)[:, ::-1]
-
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def zmin_stage(p):
-        # Masked nodes are 0 ≤ every density: excluded from the min.
-        return tf.reduce_min(tf.where(node_mask, p, tf.constant(np.inf, p.dtype)), axis=[1, 2])
-
-    lut = tf.constant(np.concatenate([colormap_bytes(spec.cmap), np.full((1, 3), 255, np.uint8)]))
-
-    bands = spec.levels + 3  # MaxNLocator(levels + 1) yields at most levels + 4 ticks
-
-    @tf.function(jit_compile=True, reduce_retracing=True)
-    def colour_stage(field, slopes, first, step, best_vmin, offset, count):
-        def level(k):  # (n, 1) parameters against k of shape (n, m)
-            ticks = (first[:, None] + k) * step[:, None] + best_vmin[:, None]
-            return tf.where(offset[:, None] == 0, ticks, ticks + offset[:, None])
-
-        # Each band's colour entry, exactly as matplotlib computes it in float64:
-        # layer = ½(level[k] + level[k+1]); x = (layer − level[0]) / (level[−1] − level[0]);
-        # entry int(256·x), with x = 1 → 255.
-        k = tf.range(bands, dtype=tf.float64)[None, :]
-        lowest = level(tf.zeros_like(k[:, :1]))
-        highest = level(tf.cast(count[:, None] - 1, tf.float64))
-        x = (0.5 * (level(k) + level(k + 1)) - lowest) / (highest - lowest) * 256.0
-        x = tf.where(x == 256.0, tf.constant(255.0, tf.float64), x)
-        entry = tf.cast(tf.clip_by_value(x, 0.0, 255.0), tf.int32)  # (n, bands)
-        # Each pixel's band: level[k] < v ≤ level[k+1]. float32 is enough: the field itself is a
-        # float32 interpolation, so ties within 1e-7 of a level are noise either way.
-        v = tf.cast(field, tf.float32)
-        lowest32, step32 = tf.cast(lowest, tf.float32)[:, :, None], tf.cast(step, tf.float32)[:, None, None]
-        top = tf.cast(count - 2, tf.float32)[:, None, None]
-        band = tf.clip_by_value(tf.math.ceil((v - lowest32) / step32) - 1, 0.0, top)
-        band = tf.cast(tf.clip_by_value(_painted_band(v, band, lowest32, step32, slopes), 0.0, top), tf.int32)
-        index = tf.gather(entry, band, batch_dims=1)
-        index = tf.where(tf.math.is_inf(field), 256, index)  # no band touches → white
-        return tf.gather(lut, index)
-
-    return density_stage, pixel_stage, zmin_stage, colour_stage
+    layer = ½(level[k] + level[k+1]); x = (layer − level[0]) / (level[−1] − level[0]);
+    entry int(256·x), with x = 1 → 255. The extra last row is white (pixels no band touches).
+    """
+    n = levels.count.size
+    level = levels.level(np.broadcast_to(np.arange(bands + 1, dtype=np.float64), (n, bands + 1)))
+    lowest, highest = level[:, :1], levels.level((levels.count - 1)[:, None].astype(np.float64))
+    x = (0.5 * (level[:, :-1] + level[:, 1:]) - lowest) / (highest - lowest) * 256.0
+    x = np.where(x == 256.0, 255.0, x)
+    entry = np.clip(x, 0.0, 255.0).astype(np.intp)
+    table = np.concatenate([colormap_bytes(cmap), np.full((1, 3), 255, np.uint8)])
+    return table[np.concatenate([entry, np.full((n, 1), 256)], axis=1)]
 
 
 def _levels(zmin_bound: np.ndarray, zmax: np.ndarray, exact_zmin, levels: int) -> ContourLevels:
@@ -212,19 +270,26 @@ def _levels(zmin_bound: np.ndarray, zmax: np.ndarray, exact_zmin, levels: int) -
     return result
 
 
-def _render_chunk(a: np.ndarray, theta: np.ndarray, spec: FlowSpec) -> np.ndarray:
-    n = a.size
-    width = _SMALL_CHUNK if n <= _SMALL_CHUNK else _CHUNK
-    pad = width - n
+def _factor_tensor(a: np.ndarray, theta: np.ndarray, width: int) -> tf.Tensor:
+    """(3, width) float32: a, cos θ, sin θ, padded by repeating the last image."""
+    pad = width - a.size
     a32 = np.pad(a, (0, pad), mode="edge").astype(np.float32)
     t32 = np.pad(theta, (0, pad), mode="edge").astype(np.float32)
-    density_stage, pixel_stage, zmin_stage, colour_stage = _compiled_stages(spec)
-    p = density_stage(tf.constant(a32), tf.constant(t32))
-    zmin_bound, zmax, field, slopes = pixel_stage(p)
-    levels = _levels(zmin_bound.numpy(), zmax.numpy(), lambda: zmin_stage(p).numpy(), spec.levels)
-    rgb = colour_stage(field, slopes, *(tf.constant(x) for x in (levels.first, levels.step, levels.best_vmin, levels.offset)),
-                       tf.constant(levels.count))
-    return rgb.numpy()[:n]
+    return tf.constant(np.stack([a32, np.cos(t32), np.sin(t32)]))
+
+
+def _render_chunk(a: np.ndarray, theta: np.ndarray, spec: FlowSpec) -> np.ndarray:
+    n = a.size
+    if _empty_pixels(spec) is None:  # no grid cell has a finite density: Agg paints nothing
+        return np.full((n, spec.image_size, spec.image_size, 3), 255, np.uint8)
+    width = next(b for b in _BUCKETS if b >= n)
+    factors = _factor_tensor(a, theta, width)
+    axis, pixels, flow = _spec_inputs(spec)
+    zmin_bound, zmax, field, slopes = _field_stage(factors, axis, pixels, flow, spec.grid_size, spec.image_size)
+    levels = _levels(zmin_bound.numpy(), zmax.numpy(), lambda: _zmin_stage(factors, axis, flow).numpy(), spec.levels)
+    bands = np.stack([levels.level(0), levels.step, levels.count - 2]).astype(np.float32)
+    colours = _band_colours(levels, spec.cmap, spec.levels + 3)  # MaxNLocator: ≤ levels + 4 ticks
+    return _colour_stage(field, slopes, tf.constant(bands), tf.constant(colours)).numpy()[:n]
 
 
 def render_images(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
@@ -249,6 +314,7 @@ def render_images(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
     if not isinstance(spec, FlowSpec):
         raise ValueError(f"spec must be a FlowSpec, got {type(spec).__name__}")
     a, theta = as_factors(a, theta)
+
     def chunk(i: int) -> np.ndarray:
         return _render_chunk(a[i : i + _CHUNK], theta[i : i + _CHUNK], spec)
 
@@ -268,5 +334,13 @@ def density_grid(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
     """
     spec = FlowSpec() if spec is None else spec
     a, theta = as_factors(a, theta)
-    p = _density_on_grid(tf.constant(a, tf.float32), tf.constant(theta, tf.float32), spec).numpy()
-    return np.where(np.isfinite(p), p, np.nan).astype(np.float32)
+    axis, _, flow = _spec_inputs(spec)
+    p = np.concatenate(
+        [
+            np.moveaxis(_density_on_grid(_factor_tensor(a[i : i + _CHUNK], theta[i : i + _CHUNK], k), axis, flow).numpy()[..., :k], -1, 0)
+            for i in range(0, a.size, _CHUNK)
+            for k in [min(_CHUNK, a.size - i)]
+        ]
+    )
+    valid = valid_nodes(spec)
+    return np.where(valid[None, :, None] & valid[None, None, :], p, np.nan).astype(np.float32)

@@ -1,0 +1,98 @@
+"""The Explore page's held-out images on disk, so a fresh server need not render them again.
+
+One `.npz` per (renderer, spec, n, seed) in `cache_dir()`. The renderer's digest is part of
+the file name: a changed renderer never reuses old images, and writing a set deletes the
+sets of every other renderer version and all but the newest `KEEP` of this one, so the
+folder stays a few files (~8 MB each for 2,000 images) however often the renderer changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+import vaeflow
+from vaeflow.io import atomic_path
+
+KEEP = 4  # held-out sets of the current renderer kept (one per spec the page was used with)
+_PREFIX = "heldout-"
+
+
+def cache_dir() -> Path:
+    """``$VAEFLOW_CACHE_DIR``, else ``~/.cache/vaeflow``."""
+    return Path(os.environ.get("VAEFLOW_CACHE_DIR") or Path.home() / ".cache" / "vaeflow")
+
+
+def renderer_version(root: Path | None = None) -> str:
+    """A 16-hex-digit digest of the renderer's source files under `root` (default: vaeflow's).
+
+    Hashes render.py, raster.py, datasets.py, flows/*.py, colormaps.py and contour_levels.py,
+    with their paths relative to `root`: any edit to one of them gives a new digest.
+    """
+    root = Path(root) if root is not None else Path(vaeflow.__file__).resolve().parent
+    names = ["render.py", "raster.py", "datasets.py", "colormaps.py", "contour_levels.py"]
+    paths = sorted([*(root / name for name in names), *root.glob("flows/*.py")])
+    digest = hashlib.sha256()
+    for path in paths:
+        if path.is_file():
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def heldout_path(folder: Path, spec_json: str, n: int, seed: int, version: str) -> Path:
+    key = hashlib.sha256(f"{spec_json}|{n}|{seed}".encode()).hexdigest()[:16]
+    return Path(folder) / f"{_PREFIX}{version}-{key}.npz"
+
+
+def load_or_render(spec_json: str, n: int, seed: int, version: str,
+                   folder: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (n, S, S, 3), factors float32 (n, 2)): `generate_dataset(n, seed, spec)`.
+
+    Read from `folder` (default `cache_dir()`) when a file for these arguments and this
+    renderer `version` is there and well formed; otherwise rendered, written atomically and
+    the folder pruned. A folder that cannot be written only costs the next start a render.
+    """
+    spec = vaeflow.FlowSpec.from_json(spec_json)
+    folder = Path(folder) if folder is not None else cache_dir()
+    path = heldout_path(folder, spec_json, n, seed, version)
+    with contextlib.suppress(OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        with np.load(path, allow_pickle=False) as npz:
+            images, factors = npz["images"], npz["factors"]
+        size = spec.image_size
+        if (images.dtype == np.uint8 and images.shape == (n, size, size, 3)
+                and factors.dtype == np.float32 and factors.shape == (n, 2)):
+            return images, factors
+    dataset = vaeflow.generate_dataset(n, seed, spec)
+    images, factors = np.asarray(dataset.images), np.asarray(dataset.factors)
+    with contextlib.suppress(OSError):
+        with atomic_path(path) as tmp, open(tmp, "wb") as file:
+            np.savez(file, images=images, factors=factors)  # a file object: no ".npz" appended
+        prune(folder, version, keep=path)
+    return images, factors
+
+
+def prune(folder: Path, version: str, keep: Path | None = None) -> list[Path]:
+    """Delete held-out files of other renderer versions, and all but the newest `KEEP` of
+    `version` (never `keep`); return the deleted paths."""
+    files = sorted(Path(folder).glob(f"{_PREFIX}*.npz"), key=_mtime, reverse=True)
+    current = [f for f in files if f.name.startswith(f"{_PREFIX}{version}-")]
+    stale = [f for f in files if f not in current] + [f for f in current[KEEP:] if f != keep]
+    deleted = []
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            deleted.append(path)
+    return deleted
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
