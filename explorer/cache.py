@@ -109,9 +109,9 @@ def heldout_set(spec_json: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarr
 
 
 # Kept in memory here and on disk by `heldout_store` (a bounded folder of .npz files, not
-# Streamlit's persist="disk", whose entries for obsolete renderers were never deleted):
-# rendering the 2,000 images cost 0.6-2.6 s of a 12 s cold start at load ~3.5 (measured
-# with benchmarks/bench_browser.py, empty vs warm cache), reading them back ~0.1 s.
+# Streamlit's persist="disk", whose entries for obsolete renderers were never deleted): with
+# the set on disk a fresh server was ready ~3 s sooner (benchmarks/bench_browser.py at load
+# ~4: 10.3-10.7 s against 13.3-13.7 s with an empty cache).
 @st.cache_data(max_entries=4, show_spinner="Rendering the held-out images…")
 def _heldout_set(spec_json: str, n: int, seed: int, renderer_version: str,
                  folder: str) -> tuple[np.ndarray, np.ndarray]:

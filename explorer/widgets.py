@@ -54,14 +54,14 @@ def seed_ui(label: str, key: str, default: int = 0, help: str | None = None) -> 
 SPLIT_SEED_STATE = "split_seed"
 
 
-def split_seed_ui(key: str) -> int:
+def split_seed_ui(key: str, label: str = "seed of the train/validation split") -> int:
     """The seed that splits a saved dataset into train and validation (`TrainConfig.split_seed`).
 
     The widget starts from the value last chosen on any page, and choosing one here makes it
     the value the other page starts from.
     """
     value = seed_ui(
-        "seed of the train/validation split", key, st.session_state.get(SPLIT_SEED_STATE, 0),
+        label, key, st.session_state.get(SPLIT_SEED_STATE, 0),
         help="Which images of a saved dataset a run holds out for validation. Keep it fixed "
              "to compare runs with different training seeds on the same validation images.",
     )
@@ -201,7 +201,7 @@ def train_config_ui(
         extra["val_fraction"] = c1.slider("validation share", 0.05, 0.5, 0.1, 0.05,
                                           key=k("val_fraction"))
         with c2:
-            extra["split_seed"] = split_seed_ui(k("split_seed"))
+            extra["split_seed"] = split_seed_ui(k("split_seed"), "split seed")
     minutes = st.number_input("time limit in minutes (0 = none)", 0, 10_000, 0, 1,
                               key=k("time_limit_min"))
     config = vaeflow.TrainConfig(

@@ -126,3 +126,31 @@ def test_level_shortcut_equals_the_exact_minimum():
     assert calls  # the large minima forced the exact path
     tiny = _levels(bound[:200], zmax[:200], lambda: pytest.fail("exact zmin not needed"), 100)
     assert tiny.equals(contour_levels(exact[:200], zmax[:200], 100))
+
+
+def test_a_changed_continuous_spec_value_does_not_recompile():
+    # The Dataset page re-renders on every slider move: only the grid size, image size and level
+    # count (shapes) may trace the compiled stages again; everything else enters as tensors.
+    from vaeflow.render import trace_count
+
+    factors = sample_factors(24, seed=2)
+    render_images(factors[:, 0], factors[:, 1])  # warm-up: traces this batch bucket once
+    before = trace_count()
+    changes = [
+        dict(shift=(0.2, -1.5)),
+        dict(scale=(0.8, 0.6), base_scale=0.25),
+        dict(extent=1.2),
+        dict(tanh=False, extent=2.5),
+        dict(cmap="viridis"),
+        dict(a_mean=1.0, a_std=0.5, theta_min=1.0, theta_max=2.0),
+    ]
+    images = []
+    for change in changes:
+        spec = dataclasses.replace(FlowSpec(), **change)
+        f = sample_factors(24, seed=2, spec=spec)
+        images.append(render_images(f[:, 0], f[:, 1], spec))
+    assert trace_count() == before
+    # The changes took effect: every spec gives different pictures.
+    assert all(not np.array_equal(x, y) for i, x in enumerate(images) for y in images[i + 1 :])
+    render_images(factors[:, 0], factors[:, 1], dataclasses.replace(FlowSpec(), levels=20))
+    assert trace_count() > before  # the counter does see a shape change

@@ -3,7 +3,7 @@
 The study draws ``contourf(X, Y, p, levels=L, cmap=…)`` of each flow's density on a G×G grid,
 axis off, ``tight_layout(pad=0)``, S/100 in at 100 dpi. What Agg paints, and what we reproduce:
 
-1. p(x) on the grid, from the chain's change of variables (`log_density`, checked against the
+1. p(x) on the grid, from the chain's change of variables (`_axis_terms`, checked against the
    chain's `TransformedDistribution` by the tests). Points where it is not finite (the tanh
    edge |x| ≥ 1) are masked, and so are the grid cells touching them.
 2. The L-level "nice" levels `contour_levels` picks between the finite min and max.
@@ -38,6 +38,7 @@ bilinear curves; README "Performance" quotes the measured figures.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import os
 
@@ -84,23 +85,32 @@ def _empty_pixels(spec: FlowSpec) -> np.ndarray | None:
     return None if empty.all() else empty
 
 
-# Rows of the per-spec tensors fed to the compiled stages (see `_spec_inputs`).
-_AXIS_U, _AXIS_ILDJ, _AXIS_VALID = range(3)
-_FLOW_INV_SCALE, _FLOW_SHIFT, _FLOW_HALF_PRECISION, _FLOW_LOG_NORM = slice(0, 2), slice(2, 4), 4, 5
+@dataclasses.dataclass(frozen=True, eq=False)
+class _SpecArrays:
+    """What the compiled stages need of a spec, as values (never baked into the compiled code).
+
+    u: float32 (G,): pre-tanh grid coordinate atanh(g) (g itself without tanh; 0 where masked).
+    ildj: float32 (G,): tanh's inverse log-det at g (0 without tanh or where masked).
+    valid: bool (G,): where p is finite (`valid_nodes`).
+    pixels: float32 (2, S + 1) tensor: per pixel, 1.0 where it meets no valid cell (last entry
+        unused); per pixel edge, 1.0 where its nearest grid node is valid.
+    inv_scale, shift: f2 and f1, float32 (2,).
+    radius: 1/(√2·base_scale), so that −|z|²/(2σ²) = −|radius·z|².
+    log_norm: −log(2π·base_scale²) − log|scale₁·scale₂|, the base's normaliser and f2's log-det.
+    """
+
+    u: np.ndarray
+    ildj: np.ndarray
+    valid: np.ndarray
+    pixels: tf.Tensor
+    inv_scale: np.ndarray
+    shift: np.ndarray
+    radius: np.float32
+    log_norm: np.float32
 
 
 @functools.lru_cache(maxsize=32)
-def _spec_inputs(spec: FlowSpec) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """The spec's continuous values as tensors, so that changing them does not recompile.
-
-    Returns:
-        axis: float32 (3, G): per grid position, the pre-tanh coordinate u = atanh(g) (u = g
-            without tanh), tanh's inverse log-det at g (0 without), and 1.0 where p is finite.
-        pixels: float32 (2, S + 1): per pixel, 1.0 where it meets no valid cell (last entry
-            unused); per pixel edge, 1.0 where its nearest grid node is valid.
-        flow: float32 (6,): 1/scale (2), shift (2), 1/(2·base_scale²), and
-            −log(2π·base_scale²) − log|scale₁·scale₂| (the base's normaliser and f2's log-det).
-    """
+def _spec_arrays(spec: FlowSpec) -> _SpecArrays:
     g = tf.constant(grid_coordinates(spec), tf.float32)
     if spec.tanh:
         tanh = tfb.Tanh()
@@ -108,50 +118,77 @@ def _spec_inputs(spec: FlowSpec) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     else:
         u, ildj = g.numpy(), np.zeros(spec.grid_size, np.float32)
     valid = valid_nodes(spec)
-    # Masked nodes get finite stand-ins; the stages zero their density anyway.
-    axis = np.stack([np.where(valid, u, 0.0), np.where(valid, ildj, 0.0), valid]).astype(np.float32)
     empty = _empty_pixels(spec)
     empty = np.zeros(spec.image_size, bool) if empty is None else empty
     corner_valid = valid[edge_node_indices(PixelGrid(spec.grid_size, spec.image_size))]
-    pixels = np.stack([np.append(empty, False), corner_valid]).astype(np.float32)
-    variance = spec.base_scale**2
+    pixels = tf.constant(np.stack([np.append(empty, False), corner_valid]).astype(np.float32))
     scale = np.array(spec.scale)
-    log_norm = -np.log(2 * np.pi * variance) - np.log(abs(scale[0] * scale[1]))
-    flow = np.concatenate([1.0 / scale, spec.shift, [0.5 / variance, log_norm]]).astype(np.float32)
-    return tf.constant(axis), tf.constant(pixels), tf.constant(flow)
+    return _SpecArrays(
+        u=np.where(valid, u, 0.0).astype(np.float32),  # masked nodes get finite stand-ins
+        ildj=np.where(valid, ildj, 0.0).astype(np.float32),
+        valid=valid,
+        pixels=pixels,
+        inv_scale=(1.0 / scale).astype(np.float32),
+        shift=np.array(spec.shift, np.float32),
+        radius=np.float32(1.0 / (np.sqrt(2.0) * spec.base_scale)),
+        log_norm=np.float32(-np.log(2 * np.pi * spec.base_scale**2) - np.log(abs(scale[0] * scale[1]))),
+    )
 
 
-def log_density(a, cos, sin, x, y, ildj_x, ildj_y, flow: tf.Tensor) -> tf.Tensor:
-    """log p of the chain at the points whose pre-tanh coordinates are (x, y), all broadcasting.
+def _axis_terms(a: np.ndarray, theta: np.ndarray, spec: FlowSpec, width: int) -> tuple[tf.Tensor, ...]:
+    """The chain's log-density split into per-axis pieces, for `width` images (padded by
+    repeating the last one).
 
-    With u = (x, y) = atanh of the image point (tanh on) and the chain
-    f5 ∘ f4 ∘ f3 ∘ f2 ∘ f1 undone stage by stage:
+    With (x, y) the pre-tanh point (atanh of the image point when tanh is on), undoing the chain
+    stage by stage — w = R(−θ)(x, y), w₂ ← w₂ − a·w₁², z = w / scale − shift — gives
 
-        w = R(−θ) u,   w₂ ← w₂ − a·w₁²,   z = w / scale − shift,
-        log p = log N(z; 0, σ² I) − log|scale₁ scale₂| + ildj_tanh(x) + ildj_tanh(y)
+        w₁ = cos θ·x + sin θ·y
+        z₁ = (cos θ·x / scale₁ − shift₁) + sin θ·y / scale₁
+        z₂ = −sin θ·x / scale₂ + (cos θ·y / scale₂ − shift₂) − (a / scale₂)·w₁²
+        log p = (ildj(x) + log_norm) + ildj(y) − r²·(z₁² + z₂²),   r = 1/(√2·base_scale)
 
-    (rotation and shear preserve area). `flow` is `_spec_inputs`'s flow vector.
+    (rotation and shear preserve area). Every term but the shear's w₁² is a function of x alone
+    plus a function of y alone, so it is computed here once per axis and image (G·n values) and
+    the G²·n points only add, square and exponentiate (`_density_on_grid`).
+
+    Returns:
+        terms: float32 (6, G, n): [w₁ from x, w₁ from y, r·z₁ from x, r·z₁ from y, r·z₂ from x,
+            r·z₂ from y], each indexed [grid position, image].
+        shear: float32 (n,): r·a / scale₂.
+        log_terms: float32 (3, G): ildj(x) + log_norm, ildj(y), and 1.0 where p is finite.
     """
-    inv_scale, shift = flow[_FLOW_INV_SCALE], flow[_FLOW_SHIFT]
-    w1 = cos * x + sin * y
-    w2 = cos * y - sin * x
-    z1 = w1 * inv_scale[0] - shift[0]
-    z2 = (w2 - a * tf.square(w1)) * inv_scale[1] - shift[1]
-    log_base = flow[_FLOW_LOG_NORM] - flow[_FLOW_HALF_PRECISION] * (tf.square(z1) + tf.square(z2))
-    return log_base + ildj_x + ildj_y
+    arrays = _spec_arrays(spec)
+    pad = width - a.size
+    a32 = np.pad(a, (0, pad), mode="edge").astype(np.float32)
+    t32 = np.pad(theta, (0, pad), mode="edge").astype(np.float32)
+    cos, sin = np.cos(t32), np.sin(t32)
+    u, r = arrays.u[:, None], arrays.radius
+    inv_scale, shift = arrays.inv_scale, arrays.shift
+    terms = np.stack([
+        u * cos,
+        u * sin,
+        r * (u * cos * inv_scale[0] - shift[0]),
+        r * (u * sin * inv_scale[0]),
+        r * (-u * sin * inv_scale[1]),
+        r * (u * cos * inv_scale[1] - shift[1]),
+    ])
+    log_terms = np.stack([arrays.ildj + arrays.log_norm, arrays.ildj, arrays.valid]).astype(np.float32)
+    return tf.constant(terms), tf.constant(r * a32 * inv_scale[1]), tf.constant(log_terms)
 
 
-def _density_on_grid(factors: tf.Tensor, axis: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
+def _density_on_grid(terms: tf.Tensor, shear: tf.Tensor, log_terms: tf.Tensor) -> tf.Tensor:
     """p on the grid for every image, float32 (G, G, n): [row i = y_i, column j = x_j, image].
 
-    `factors` is (3, n): a, cos θ, sin θ. Masked nodes (the tanh edge) are 0: the density is
-    ≥ 0, so cells touching them never raise a pixel's maximum.
+    From `_axis_terms`'s pieces. Masked nodes (the tanh edge) are 0: the density is ≥ 0, so
+    cells touching them never raise a pixel's maximum.
     """
-    a, cos, sin = factors[0], factors[1], factors[2]
-    u, ildj, valid = axis[_AXIS_U], axis[_AXIS_ILDJ], axis[_AXIS_VALID]
-    col, row = (lambda v: v[None, :, None]), (lambda v: v[:, None, None])
-    p = tf.exp(log_density(a, cos, sin, col(u), row(u), col(ildj), row(ildj), flow))
-    return p * (col(valid) * row(valid))
+    x, y = (lambda t: t[None, :, :]), (lambda t: t[:, None, :])  # (G, n) → along columns / rows
+    w1 = x(terms[0]) + y(terms[1])
+    rz1 = x(terms[2]) + y(terms[3])
+    rz2 = x(terms[4]) + y(terms[5]) - shear * tf.square(w1)
+    log_x, log_y, valid = log_terms[0][None, :, None], log_terms[1][:, None, None], log_terms[2]
+    p = tf.exp(log_x + log_y - (tf.square(rz1) + tf.square(rz2)))
+    return p * (valid[None, :, None] * valid[:, None, None])
 
 
 _trace_counts: dict[str, int] = {}
@@ -168,7 +205,7 @@ def trace_count() -> int:
 
 
 @tf.function(jit_compile=True)
-def _field_stage(factors, axis, pixels, flow, grid_size: int, image_size: int):
+def _field_stage(terms, shear, log_terms, pixels, grid_size: int, image_size: int):
     """→ (an upper bound on zmin (n,), zmax (n,), per-pixel max (S, S, n), slopes (S, S, n)).
 
     Rows of the outputs are image rows: row 0 is y = +extent. Pixels meeting no valid cell
@@ -176,7 +213,7 @@ def _field_stage(factors, axis, pixels, flow, grid_size: int, image_size: int):
     """
     _traced("field")
     grid = PixelGrid(grid_size, image_size)
-    p = _density_on_grid(factors, axis, flow)
+    p = _density_on_grid(terms, shear, log_terms)
     best = pixel_max(p, grid)
     # The pixels cover every valid cell and the maximum sits on a node: this is the grid's max.
     zmax = tf.reduce_max(best, axis=[0, 1])
@@ -187,15 +224,16 @@ def _field_stage(factors, axis, pixels, flow, grid_size: int, image_size: int):
     # The min over a subset of the valid nodes bounds the true min from above (see _levels).
     on_valid = (corner_valid[:, None] & corner_valid[None, :])[..., None]
     zmin_bound = tf.reduce_min(tf.where(on_valid, corners, tf.constant(np.inf, p.dtype)), axis=[0, 1])
-    return zmin_bound, zmax, best[::-1], slope_product(corners, grid)[::-1]
+    image_major = lambda t: tf.transpose(t[::-1], [2, 0, 1])  # (n, S, S), row 0 is y = +extent
+    return zmin_bound, zmax, image_major(best), image_major(slope_product(corners, grid))
 
 
 @tf.function(jit_compile=True)
-def _zmin_stage(factors, axis, flow):
+def _zmin_stage(terms, shear, log_terms):
     """The exact minimum of p over the valid nodes, (n,); only when `_levels` needs it."""
     _traced("zmin")
-    p = _density_on_grid(factors, axis, flow)
-    valid = (axis[_AXIS_VALID][:, None] * axis[_AXIS_VALID][None, :] > 0)[..., None]
+    p = _density_on_grid(terms, shear, log_terms)
+    valid = (log_terms[2][:, None] * log_terms[2][None, :] > 0)[..., None]
     return tf.reduce_min(tf.where(valid, p, tf.constant(np.inf, p.dtype)), axis=[0, 1])
 
 
@@ -225,14 +263,14 @@ def _colour_stage(field, slopes, bands, colours):
     """Pixels → RGB: field, slopes (S, S, n); bands (3, n) = lowest level, step, top band (all
     float32); colours uint8 (n, K + 1, 3), band k's colour, last row white → (n, S, S, 3)."""
     _traced("colour")
-    lowest, step, top = bands[0], bands[1], bands[2]
+    lowest, step, top = bands[0, :, None, None], bands[1, :, None, None], bands[2, :, None, None]
     # Each pixel's band: level[k] < v ≤ level[k+1]. float32 is enough: the field itself is a
     # float32 interpolation, so ties within 1e-7 of a level are noise either way.
     band = tf.clip_by_value(tf.math.ceil((field - lowest) / step) - 1, 0.0, top)
     band = tf.clip_by_value(_painted_band(field, band, lowest, step, slopes), 0.0, top)
     white = tf.shape(colours)[1] - 1
     index = tf.where(tf.math.is_inf(field), white, tf.cast(band, tf.int32))  # no band touches → white
-    return tf.gather(colours, tf.transpose(index, [2, 0, 1]), batch_dims=1)
+    return tf.gather(colours, index, batch_dims=1)
 
 
 def _band_colours(levels: ContourLevels, cmap: str, bands: int) -> np.ndarray:
@@ -270,23 +308,15 @@ def _levels(zmin_bound: np.ndarray, zmax: np.ndarray, exact_zmin, levels: int) -
     return result
 
 
-def _factor_tensor(a: np.ndarray, theta: np.ndarray, width: int) -> tf.Tensor:
-    """(3, width) float32: a, cos θ, sin θ, padded by repeating the last image."""
-    pad = width - a.size
-    a32 = np.pad(a, (0, pad), mode="edge").astype(np.float32)
-    t32 = np.pad(theta, (0, pad), mode="edge").astype(np.float32)
-    return tf.constant(np.stack([a32, np.cos(t32), np.sin(t32)]))
-
-
 def _render_chunk(a: np.ndarray, theta: np.ndarray, spec: FlowSpec) -> np.ndarray:
     n = a.size
     if _empty_pixels(spec) is None:  # no grid cell has a finite density: Agg paints nothing
         return np.full((n, spec.image_size, spec.image_size, 3), 255, np.uint8)
     width = next(b for b in _BUCKETS if b >= n)
-    factors = _factor_tensor(a, theta, width)
-    axis, pixels, flow = _spec_inputs(spec)
-    zmin_bound, zmax, field, slopes = _field_stage(factors, axis, pixels, flow, spec.grid_size, spec.image_size)
-    levels = _levels(zmin_bound.numpy(), zmax.numpy(), lambda: _zmin_stage(factors, axis, flow).numpy(), spec.levels)
+    terms = _axis_terms(a, theta, spec, width)
+    pixels = _spec_arrays(spec).pixels
+    zmin_bound, zmax, field, slopes = _field_stage(*terms, pixels, spec.grid_size, spec.image_size)
+    levels = _levels(zmin_bound.numpy(), zmax.numpy(), lambda: _zmin_stage(*terms).numpy(), spec.levels)
     bands = np.stack([levels.level(0), levels.step, levels.count - 2]).astype(np.float32)
     colours = _band_colours(levels, spec.cmap, spec.levels + 3)  # MaxNLocator: ≤ levels + 4 ticks
     return _colour_stage(field, slopes, tf.constant(bands), tf.constant(colours)).numpy()[:n]
@@ -334,13 +364,10 @@ def density_grid(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
     """
     spec = FlowSpec() if spec is None else spec
     a, theta = as_factors(a, theta)
-    axis, _, flow = _spec_inputs(spec)
-    p = np.concatenate(
-        [
-            np.moveaxis(_density_on_grid(_factor_tensor(a[i : i + _CHUNK], theta[i : i + _CHUNK], k), axis, flow).numpy()[..., :k], -1, 0)
-            for i in range(0, a.size, _CHUNK)
-            for k in [min(_CHUNK, a.size - i)]
-        ]
-    )
+    chunks = []
+    for i in range(0, a.size, _CHUNK):
+        n = min(_CHUNK, a.size - i)
+        p = _density_on_grid(*_axis_terms(a[i : i + n], theta[i : i + n], spec, n)).numpy()
+        chunks.append(np.moveaxis(p, -1, 0))
     valid = valid_nodes(spec)
-    return np.where(valid[None, :, None] & valid[None, None, :], p, np.nan).astype(np.float32)
+    return np.where(valid[None, :, None] & valid[None, None, :], np.concatenate(chunks), np.nan).astype(np.float32)
