@@ -54,7 +54,7 @@ from vaeflow.raster import PixelGrid, corner_nodes, edge_node_indices, pixel_max
 
 # Images per compiled call. A batch is padded up to the next bucket (one XLA compilation per
 # bucket and geometry), so a 24-image preview computes 32 images, not a full chunk.
-_BUCKETS = (16, 32, 64, 128, 256)
+_BUCKETS = (16, 32, 64, 128, 256, 512)
 _CHUNK = _BUCKETS[-1]
 _WORKERS = min(2, os.cpu_count() or 1)
 tfb = tfp.bijectors
@@ -206,7 +206,7 @@ def trace_count() -> int:
 
 @tf.function(jit_compile=True)
 def _field_stage(terms, shear, log_terms, pixels, grid_size: int, image_size: int):
-    """→ (an upper bound on zmin (n,), zmax (n,), per-pixel max (S, S, n), slopes (S, S, n)).
+    """→ (an upper bound on zmin (n,), zmax (n,), per-pixel max (n, S, S), slopes (n, S, S)).
 
     Rows of the outputs are image rows: row 0 is y = +extent. Pixels meeting no valid cell
     have max −inf.
@@ -260,7 +260,7 @@ def _painted_band(v, band, lowest, step, slopes):
 
 @tf.function(jit_compile=True)
 def _colour_stage(field, slopes, bands, colours):
-    """Pixels → RGB: field, slopes (S, S, n); bands (3, n) = lowest level, step, top band (all
+    """Pixels → RGB: field, slopes (n, S, S); bands (3, n) = lowest level, step, top band (all
     float32); colours uint8 (n, K + 1, 3), band k's colour, last row white → (n, S, S, 3)."""
     _traced("colour")
     lowest, step, top = bands[0, :, None, None], bands[1, :, None, None], bands[2, :, None, None]
