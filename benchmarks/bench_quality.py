@@ -11,6 +11,7 @@ pretrained model's metrics.json is written this way).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -55,15 +56,26 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261126)
     parser.add_argument("--iwae-k", type=int, default=512)
     parser.add_argument("--write", default=None, help="also write the metrics JSON here")
+    parser.add_argument("--renderer", choices=("vaeflow", "study"), default="vaeflow",
+                        help="draw the held-out images with vaeflow's renderer, or with the study's "
+                             "own matplotlib loop (as the issue's anchors were; ~17 images/s)")
     args = parser.parse_args()
 
     start = time.time()
     model = load_model(args.model)
     held_out = generate_dataset(args.n, seed=args.seed)
+    if args.renderer == "study":
+        # Same factors, pixels from the study's pyplot loop: the anchors' own held-out renderer.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+        from reference_render import study_render_many
+
+        a, theta = held_out.factors[:, 0], held_out.factors[:, 1]
+        held_out = dataclasses.replace(held_out, images=study_render_many(a, theta, held_out.spec))
     metrics = evaluate(model, held_out, iwae_k=args.iwae_k, seed=0)
     metrics.update(
         model=args.model or "pretrained",
-        held_out={"n": args.n, "seed": args.seed, "generator": "vaeflow.generate_dataset"},
+        held_out={"n": args.n, "seed": args.seed, "renderer": args.renderer,
+                  "factors": "vaeflow.generate_dataset"},
         bernoulli_floor=bernoulli_floor(held_out.images),
         command="python benchmarks/bench_quality.py " + " ".join(sys.argv[1:]),
     )

@@ -5,7 +5,8 @@
 Both renderers draw the same random (a, θ) pairs in the same run, interleaved in `--rounds`
 rounds (each round: n/rounds images through the fast path, then n_reference/rounds through the
 study's pyplot loop, `tests/reference_render.study_render`), so both see the same machine load even when other jobs come and go. The fast path
-is compiled once before timing (a user pays that once per spec). Prints images/s of each, the
+is compiled once before timing (a user pays that once per grid/image size, level count and
+batch bucket; other spec values are tensors). Prints images/s of each, the
 speed-up per image (wall clock, and CPU time of all threads), and the fidelity on the pairs both rendered (mean |Δ| over pixels and
 channels in /255 units, the worst image's mean, the share of pixels that differ at all).
 """

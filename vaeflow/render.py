@@ -111,6 +111,7 @@ class _SpecArrays:
 
 @functools.lru_cache(maxsize=32)
 def _spec_arrays(spec: FlowSpec) -> _SpecArrays:
+    """`_SpecArrays` of `spec` (cached: the Dataset page asks for the same spec on every rerun)."""
     g = tf.constant(grid_coordinates(spec), tf.float32)
     if spec.tanh:
         tanh = tfb.Tanh()
