@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,15 @@ def _wait(condition, timeout=120.0, what="condition"):
     while not condition():
         assert time.time() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def _exited(pid: int) -> bool:
+    """Whether `pid` has exited: gone from /proc, or a zombie its parent has not reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
 
 
 @pytest.fixture
@@ -67,8 +77,10 @@ def test_launch_watch_refuse_stop_resume_and_crash(runner, tmp_path):
     stopped_at = status["step"]
     runner.start("live", config, resume=True)
     _wait(lambda: runner.read_metrics("live")[-1]["step"] > stopped_at + 3, what="resumed steps")
-    os.kill(runner.status("live")["pid"], signal.SIGKILL)
-    time.sleep(0.5)
+    pid = runner.status("live")["pid"]
+    os.kill(pid, signal.SIGKILL)
+    # A big TensorFlow process can take a while to tear down on a loaded box: wait for the OS.
+    _wait(lambda: _exited(pid), timeout=60, what="the killed trainer to exit")
     failed = JobRunner(runner.root).status("live")
     assert failed["state"] == "failed"
     assert "died without finishing" in failed["error"] and f"resumed from step {stopped_at}" in failed["error"]
