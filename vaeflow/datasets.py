@@ -178,7 +178,6 @@ def save_dataset(ds: FlowDataset, path: str | os.PathLike) -> None:
         # A file object, so numpy does not append ".npz" to the temporary name.
         with open(tmp, "wb") as f:
             np.savez(f, images=ds.images, factors=ds.factors, meta=np.array(_meta(ds)))
-        os.chmod(tmp, 0o644)  # the temporary file was private (0600)
 
 
 def load_dataset(path: str | os.PathLike) -> FlowDataset:
@@ -206,7 +205,9 @@ def load_dataset(path: str | os.PathLike) -> FlowDataset:
     except DatasetFileError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
-        raise DatasetFileError(f"{path} is truncated, corrupted or not an .npz: {err}") from None
+        # numpy's own wording for a non-archive suggests loading it "unsafely"; never do that.
+        detail = "not an .npz archive" if "pickle" in str(err) else str(err)
+        raise DatasetFileError(f"{path} is truncated, corrupted or not an .npz: {detail}") from None
 
     if meta_arr.ndim != 0 or meta_arr.dtype.kind != "U":
         raise DatasetFileError(f"{path}: meta must be a 0-d unicode array, got {meta_arr.dtype} {meta_arr.shape}")
