@@ -55,7 +55,7 @@ from vaeflow.raster import PixelGrid, corner_nodes, edge_node_indices, pixel_max
 # Images per compiled call. A batch is padded up to the next bucket (one XLA compilation per
 # bucket and geometry), so a 24-image preview computes 32 images, not a full chunk.
 _BUCKETS = (16, 32, 64, 128, 256, 512)
-_CHUNK = 512
+_CHUNK = 128
 _WORKERS = min(2, os.cpu_count() or 1)
 tfb = tfp.bijectors
 
