@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 TERMS = ("loss", "reconstruction", "kl")
 TERM_TITLES = {
-    "loss": "objective: reconstruction + β·KL",
+    "loss": "loss = recon. + β·KL",
     "reconstruction": "reconstruction NLL",
     "kl": "KL(q(z|x) ‖ p(z))",
 }
