@@ -332,9 +332,7 @@ def interpolation_ui(ctx: Context) -> None:
 @st.fragment
 def prior_samples_ui(ctx: Context) -> None:
     st.subheader("Samples from the prior")
-    c1, c2 = st.columns(2)
-    n = c1.slider("How many", 4, 48, 16, 4, key=KEY + "prior_n")
-    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key=KEY + "prior_seed")
+    n, seed = _count_and_seed_ui("prior", most=48, default=16)
     samples = cache.prior_samples(ctx.ref, ctx.latent_dim, n, int(seed))
     _image(_tile(samples, 6), 2, caption=f"{n} decodes of z ~ N(0, I), seed {seed}")
 
@@ -342,9 +340,7 @@ def prior_samples_ui(ctx: Context) -> None:
 @st.fragment
 def reconstruction_grid_ui(ctx: Context) -> None:
     st.subheader("Reconstructions")
-    c1, c2 = st.columns(2)
-    n = c1.slider("How many", 4, 32, 8, 4, key=KEY + "recon_n")
-    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key=KEY + "recon_seed")
+    n, seed = _count_and_seed_ui("recon", most=32, default=8)
     rows = tuple(int(r) for r in np.random.default_rng(int(seed)).choice(len(ctx.images), n, replace=False))
     recon = cache.reconstructions(ctx.ref, ctx.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED, rows)
     # Rows of 6 held-out images, each followed by the row of their reconstructions.
@@ -355,6 +351,14 @@ def reconstruction_grid_ui(ctx: Context) -> None:
               for i in range(0, n, 6)]
     _image(_tile(np.concatenate(chunks), 6), 2,
            caption=f"{n} held-out images (odd rows) above their reconstructions (decoded posterior means)")
+
+
+def _count_and_seed_ui(name: str, most: int, default: int) -> tuple[int, int]:
+    """A "How many" slider (steps of 4) and a seed input, side by side."""
+    c1, c2 = st.columns(2)
+    n = c1.slider("How many", 4, most, default, 4, key=KEY + f"{name}_n")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key=KEY + f"{name}_seed")
+    return int(n), int(seed)
 
 
 def _image(image: np.ndarray, factor: int, caption: str | None) -> None:

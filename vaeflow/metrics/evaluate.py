@@ -17,6 +17,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from vaeflow import latent
 from vaeflow.metrics.bounds import as_unit_float, negative_elbo, negative_iwae
 from vaeflow.metrics.factors import factor_r2
 from vaeflow.metrics.features import FeatureNet, load_feature_net
@@ -72,11 +73,8 @@ def evaluate(model: VAE, dataset, *, iwae_k: int = 512, seed: int = 0,
 
 
 def posterior_means(model: VAE, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """E[z|x] per image, float64 (N, L)."""
-    loc = tf.function(lambda x: model.posterior_params(x)[0])
-    return np.concatenate(
-        [loc(tf.constant(images[i : i + batch_size])).numpy() for i in range(0, len(images), batch_size)]
-    ).astype(np.float64)
+    """E[z|x] per image, float64 (N, L) for the kNN and FID statistics (`vaeflow.latent`'s encoder loop)."""
+    return latent.posterior_means(model, images, batch_size).astype(np.float64)
 
 
 def prior_samples(model: VAE, n: int, *, seed: int = 0, batch_size: int = 500) -> np.ndarray:
