@@ -3,6 +3,12 @@
 Public names are re-exported here; see README.md for the tour.
 """
 
+import os
+
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) buries the CLI's own output; keep
+# warnings and errors. A user's own TF_CPP_MIN_LOG_LEVEL wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.flows.chain import flow_distribution, flow_stages, stage_distributions
 from vaeflow.render import density_grid, render_images
