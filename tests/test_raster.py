@@ -45,12 +45,32 @@ def test_grid_geometry():
     np.testing.assert_allclose(lower + weight, np.arange(37) * 99 / 36, rtol=1e-6)
 
 
-def test_slope_product_of_a_plane():
-    from vaeflow.raster import corner_nodes, slope_product
+def test_corner_slopes_of_a_plane():
+    from vaeflow.raster import corner_nodes, corner_slopes
 
     grid = PixelGrid(100, 36)
     y, x = np.meshgrid(np.arange(100.0), np.arange(100.0), indexing="ij")
     plane = (3.0 * x - 2.0 * y + 500.0).astype(np.float32)[..., None]  # (G, G, 1): one image
-    got = slope_product(corner_nodes(tf.constant(plane), grid), grid).numpy()
+    values, slopes = corner_slopes(tf.constant(plane), grid)
     cells_per_px = 99 / 36
-    np.testing.assert_allclose(got, 6.0 * cells_per_px**2, rtol=1e-4)
+    corners = corner_nodes(tf.constant(plane), grid).numpy()
+    np.testing.assert_array_equal(values[0].numpy(), corners[:-1, :-1])
+    np.testing.assert_array_equal(values[3].numpy(), corners[1:, 1:])
+    for slope_x, slope_y in slopes:
+        np.testing.assert_allclose(slope_x.numpy(), 3.0 * cells_per_px, rtol=1e-4)
+        np.testing.assert_allclose(slope_y.numpy(), -2.0 * cells_per_px, rtol=1e-4)
+
+
+def test_corner_slopes_read_the_cell_inside_each_corner():
+    """On a field whose x-slope changes at every node, each corner sees its own inward cell."""
+    from vaeflow.raster import corner_slopes, inward_cells
+
+    grid = PixelGrid(100, 36)
+    x = np.arange(100.0)
+    field = np.broadcast_to((x**2)[None, :, None], (100, 100, 1)).astype(np.float32)  # f = x²
+    _, slopes = corner_slopes(tf.constant(field), grid)
+    lower, upper = inward_cells(grid)
+    per_px = 99 / 36
+    np.testing.assert_allclose(slopes[0][0].numpy()[0, :, 0], (2 * lower + 1) * per_px, rtol=1e-5)
+    np.testing.assert_allclose(slopes[1][0].numpy()[0, :, 0], (2 * upper + 1) * per_px, rtol=1e-5)
+    assert (lower <= upper).all() and lower[0] == 0 and upper[-1] == 98

@@ -218,21 +218,43 @@ def corner_nodes(p: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
     return nearest_edge_nodes(nearest_edge_nodes(p, grid, axis=0), grid, axis=1)
 
 
-def slope_product(corners: tf.Tensor, grid: PixelGrid) -> tf.Tensor:
-    """|∂f/∂x|·|∂f/∂y| per pixel (field units per pixel, squared) from `corner_nodes` → (S, S, …).
+def inward_cells(grid: PixelGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel j, the grid cell just inside its lower edge and just inside its upper edge."""
+    lower = [min(math.floor(grid.edge(j)), grid.cells - 1) for j in range(grid.image_size)]
+    upper = [max(math.ceil(grid.edge(j + 1)) - 1, 0) for j in range(grid.image_size)]
+    return np.array(lower, np.int32), np.array(upper, np.int32)
 
-    Near a pixel's maximum on a slope the region above level l is a corner triangle of area
-    (max − l)² / (2·|∂f/∂x|·|∂f/∂y|) px²; the renderer uses it to tell which bands cover enough
-    of the pixel for Agg to paint them. Nearest nodes rather than interpolated corners: cheaper,
-    and the model it feeds is approximate anyway.
+
+def corner_slopes(p: tf.Tensor, grid: PixelGrid) -> tuple[list[tf.Tensor], list[tuple[tf.Tensor, tf.Tensor]]]:
+    """At each pixel's four corners: the field's value and its slopes into the pixel, in field
+    units per pixel — the differences across the grid cell just inside the corner, on the grid
+    row (column) nearest the corner.
+
+    Returns:
+        values: 4 tensors (S, S, …), the corners (low x, low y), (high x, low y),
+            (low x, high y), (high x, high y), from `corner_nodes`; rows y up.
+        slopes: for those corners, (∂f/∂x, ∂f/∂y), each (S, S, …).
     """
-    nearest = edge_node_indices(grid)
-    spacing = np.maximum(np.diff(nearest), 1) / (grid.cells / grid.image_size)  # px
-    trailing = [1] * (len(corners.shape) - 2)
-    spacing_x = tf.constant(spacing.reshape([1, -1] + trailing), corners.dtype)
-    spacing_y = tf.constant(spacing.reshape([-1, 1] + trailing), corners.dtype)
-    c = corners
-    c00, c01, c10, c11 = c[:-1, :-1], c[:-1, 1:], c[1:, :-1], c[1:, 1:]  # c[y][x]
-    slope_x = 0.5 * (c01 + c11 - c00 - c10) / spacing_x
-    slope_y = 0.5 * (c10 + c11 - c00 - c01) / spacing_y
-    return tf.abs(slope_x * slope_y)
+    per_px = grid.cells / grid.image_size
+    lower, upper = inward_cells(grid)
+    cells = np.unique(np.concatenate([lower, upper]))  # the cells holding a pixel edge
+    position = {c: i for i, c in enumerate(cells)}
+
+    def differences(x, axis):  # → x's differences across the lower and the upper inward cells
+        nodes = lambda c: tf.gather(x, tf.constant(c, tf.int32), axis=axis)
+        slope = (nodes(cells + 1) - nodes(cells)) * per_px
+        pick = lambda c: tf.gather(slope, tf.constant([position[i] for i in c], tf.int32), axis=axis)
+        return pick(lower), pick(upper)
+
+    edge_rows = nearest_edge_nodes(p, grid, axis=0)  # (S + 1, G, …)
+    corners = nearest_edge_nodes(edge_rows, grid, axis=1)  # (S + 1, S + 1, …) = corner_nodes
+    dx_low, dx_high = differences(edge_rows, 1)  # (S + 1, S, …)
+    dy_low, dy_high = differences(nearest_edge_nodes(p, grid, axis=1), 0)  # (S, S + 1, …)
+    values = [corners[:-1, :-1], corners[:-1, 1:], corners[1:, :-1], corners[1:, 1:]]
+    slopes = [
+        (dx_low[:-1], dy_low[:, :-1]),
+        (dx_high[:-1], dy_low[:, 1:]),
+        (dx_low[1:], dy_high[:, :-1]),
+        (dx_high[1:], dy_high[:, 1:]),
+    ]
+    return values, slopes

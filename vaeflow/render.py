@@ -11,9 +11,10 @@ axis off, ``tight_layout(pad=0)``, S/100 in at 100 dpi. What Agg paints, and wha
    it covers at least 1/256 of the pixel, so a pixel shows the highest band that touches its
    square with enough area. We take the maximum of the (bilinearly interpolated) density over
    the pixel's square (`raster.pixel_max`), whose band is the highest band touching it, then
-   step down while that band's area — modelled as a corner triangle from the pixel's slopes
-   (`raster.slope_product`) — is under 1/256 px² (`_painted_band`). Pixels touching no valid
-   cell stay white.
+   step down while that band's area is under 1/256 px² (`_painted_band`). The areas come from
+   a linear model of the field at the pixel's highest corner (`raster.corner_slopes`): the
+   unit square cut by lines of equal density (`_band_area`). Pixels touching no valid cell
+   stay white.
 4. Band k's colour is entry ``int(256 · (mid_k − lev_0) / (lev_last − lev_0))`` of the colour
    map, mid_k the band's midpoint, as Agg paints it (`colormaps.colormap_bytes`).
 
@@ -50,7 +51,7 @@ from vaeflow.colormaps import colormap_bytes
 from vaeflow.contour_levels import ContourLevels, contour_levels
 from vaeflow.flows.chain import as_factors
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.raster import PixelGrid, corner_nodes, edge_node_indices, pixel_max, slope_product
+from vaeflow.raster import PixelGrid, corner_nodes, corner_slopes, edge_node_indices, pixel_max
 
 # Images per compiled call. A batch is padded up to the next bucket (one XLA compilation per
 # bucket and geometry), so a 24-image preview computes 32 images, not a full chunk.
@@ -225,8 +226,22 @@ def _field_stage(terms, shear, log_terms, pixels, grid_size: int, image_size: in
     # The min over a subset of the valid nodes bounds the true min from above (see _levels).
     on_valid = (corner_valid[:, None] & corner_valid[None, :])[..., None]
     zmin_bound = tf.reduce_min(tf.where(on_valid, corners, tf.constant(np.inf, p.dtype)), axis=[0, 1])
-    image_major = lambda t: tf.transpose(t[::-1], [2, 0, 1])  # (n, S, S), row 0 is y = +extent
-    return zmin_bound, zmax, image_major(best), image_major(slope_product(corners, grid))
+    return zmin_bound, zmax, best, tf.stack(_slopes_at_max(p, grid))
+
+
+def _slopes_at_max(p, grid: PixelGrid):
+    """|∂f/∂x|, |∂f/∂y| (2, S, S, n) at each pixel's highest corner, inside the pixel: where
+    the maximum sits for all but the few pixels holding a peak or a ridge."""
+    values, slopes = corner_slopes(p, grid)
+
+    def higher(first, second):
+        (v, (gx, gy)), (w, (hx, hy)) = first, second
+        pick = w > v
+        return tf.where(pick, w, v), (tf.where(pick, hx, gx), tf.where(pick, hy, gy))
+
+    corners = list(zip(values, slopes))
+    _, (gx, gy) = higher(higher(corners[0], corners[1]), higher(corners[2], corners[3]))
+    return tf.abs(gx), tf.abs(gy)
 
 
 @tf.function(jit_compile=True)
@@ -242,21 +257,48 @@ def _zmin_stage(terms, shear, log_terms):
 _MIN_COVER = 1.0 / 256.0
 
 
+def _band_area(low, high):
+    """A(t): the area (px²) of the part of a unit pixel within t of its maximum, the field
+    falling linearly from a corner at rates low ≤ high per px along the pixel's two axes — the
+    unit square cut by the line low·u + high·w = t: a corner triangle t²/(2·low·high) while
+    t ≤ low, then a strip (t − low/2)/high, then the square less a triangle. Written per piece
+    so that low → 0 (a contour parallel to a pixel edge) stays exact."""
+    tiny = tf.constant(1e-30, low.dtype)
+    per_triangle = 1.0 / tf.maximum(2.0 * low * high, tiny)
+    per_strip = 1.0 / tf.maximum(high, tiny)
+
+    def area(t):
+        t = tf.maximum(t, 0.0)
+        triangle = t * t * per_triangle
+        strip = (t - 0.5 * low) * per_strip
+        rest = 1.0 - tf.square(tf.maximum(low + high - t, 0.0)) * per_triangle
+        return tf.where(t <= low, triangle, tf.where(t <= high, strip, rest))
+
+    return area, per_triangle
+
+
 def _painted_band(v, band, lowest, step, slopes):
     """The highest band Agg actually paints in each pixel, given the highest band `band` that
-    touches it (all float32, broadcast per pixel).
+    touches it (float32, per pixel; lowest, step per image; slopes (2, …) the field's rates
+    per px at the pixel's maximum, `_slopes_at_max`).
 
-    Model: near the pixel's maximum v the region above level l covers c·(v − l)² px² with
-    c = 1/(2·slopes) (a corner triangle; `raster.slope_product`). With d = v − level[band], the
-    top band covers c·d² and the band j steps lower covers c·((d + j·s)² − (d + (j−1)·s)²)
-    = c·(2·d·s + (2j − 1)·s²), growing with j; return the first band reaching 1/256 px².
-    Flat pixels (slopes → 0) keep their top band.
+    The band j steps below the top covers A(d + j·s) − A(d + (j − 1)·s) of the pixel, with
+    d = v − level[band], s the level step and A `_band_area`. These increments grow while the
+    cut is a corner triangle (t ≤ low), stay at s/high along the strip, then shrink, so the
+    first band reaching 1/256 px² is the top one, one in the triangle (closed form: the
+    increment is (2·d·s + (2j − 1)·s²)/(2·low·high)), or one of the first two bands that reach
+    the strip. Flat pixels keep their top band.
     """
-    c = 0.5 / tf.maximum(slopes, tf.constant(1e-30, slopes.dtype))
+    low, high = tf.minimum(slopes[0], slopes[1]), tf.maximum(slopes[0], slopes[1])
+    area, per_triangle = _band_area(low, high)
+    per_step = 1.0 / step
     depth = v - (lowest + band * step)
-    # Smallest j ≥ 1 with c·(2·d·s + (2j − 1)·s²) ≥ 1/256.
-    steps_down = tf.maximum(tf.math.ceil((_MIN_COVER / (c * step * step) - 2 * depth / step + 1) / 2), 1.0)
-    return tf.where(c * depth * depth >= _MIN_COVER, band, band - steps_down)
+    in_triangle = tf.maximum(tf.math.ceil(0.5 * (_MIN_COVER / per_triangle * per_step * per_step - 2.0 * depth * per_step + 1.0)), 1.0)
+    to_strip = tf.maximum(tf.math.ceil((low - depth) * per_step), 1.0)  # first band whose range passes low
+    entering = depth + (to_strip - 1.0) * step
+    strip_covers = area(entering + step) - area(entering) >= _MIN_COVER
+    steps_down = tf.where(in_triangle < to_strip, in_triangle, tf.where(strip_covers, to_strip, to_strip + 1.0))
+    return tf.where(area(depth) >= _MIN_COVER, band, band - steps_down)
 
 
 @tf.function(jit_compile=True)
@@ -264,14 +306,23 @@ def _colour_stage(field, slopes, bands, colours):
     """Pixels → RGB: field, slopes (n, S, S); bands (3, n) = lowest level, step, top band (all
     float32); colours uint8 (n, K + 1, 3), band k's colour, last row white → (n, S, S, 3)."""
     _traced("colour")
-    lowest, step, top = bands[0, :, None, None], bands[1, :, None, None], bands[2, :, None, None]
+    lowest, step, top = bands[0], bands[1], bands[2]
     # Each pixel's band: level[k] < v ≤ level[k+1]. float32 is enough: the field itself is a
     # float32 interpolation, so ties within 1e-7 of a level are noise either way.
     band = tf.clip_by_value(tf.math.ceil((field - lowest) / step) - 1, 0.0, top)
     band = tf.clip_by_value(_painted_band(field, band, lowest, step, slopes), 0.0, top)
     white = tf.shape(colours)[1] - 1
     index = tf.where(tf.math.is_inf(field), white, tf.cast(band, tf.int32))  # no band touches → white
-    return tf.gather(colours, index, batch_dims=1)
+    # In the grid layout (S, S, n) until here (elementwise work runs along contiguous images);
+    # only the uint8 result is turned image-major, row 0 at y = +extent.
+    # One int32 per pixel (RGB packed, `_packed`) is much cheaper to transpose than 3 bytes.
+    flat = index + tf.range(tf.shape(colours)[0]) * (white + 1)
+    return tf.gather(tf.reshape(colours, [-1]), flat[::-1])  # (S, S, n), row 0 at y = +extent
+
+
+def _packed(colours: np.ndarray) -> np.ndarray:
+    """uint8 RGB (…, 3) → int32 (…) holding R + 256·G + 65536·B (its little-endian bytes)."""
+    return (colours[..., 0].astype(np.int32) | colours[..., 1].astype(np.int32) << 8 | colours[..., 2].astype(np.int32) << 16)
 
 
 def _band_colours(levels: ContourLevels, cmap: str, bands: int) -> np.ndarray:
@@ -329,7 +380,9 @@ def _render_chunk(a: np.ndarray, theta: np.ndarray, spec: FlowSpec) -> np.ndarra
     levels = _levels(zmin_bound.numpy(), zmax.numpy(), lambda: _zmin_stage(*terms).numpy(), spec.levels)
     bands = np.stack([levels.level(0), levels.step, levels.count - 2]).astype(np.float32)
     colours = _band_colours(levels, spec.cmap, spec.levels + 3)  # MaxNLocator: ≤ levels + 4 ticks
-    return _colour_stage(field, slopes, tf.constant(bands), tf.constant(colours)).numpy()[:n]
+    packed = _colour_stage(field, slopes, tf.constant(bands), tf.constant(_packed(colours)))
+    packed = tf.transpose(packed, [2, 0, 1]).numpy()[:n].astype('<i4', copy=False)  # outside XLA: far faster
+    return np.ascontiguousarray(packed.view(np.uint8).reshape(packed.shape + (4,))[..., :3])
 
 
 def render_images(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
