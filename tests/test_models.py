@@ -233,6 +233,25 @@ def test_save_then_load_gives_the_same_outputs_and_config(tmp_path) -> None:
     np.testing.assert_array_equal(load_model(tmp_path / "run")(x).numpy(), model(x).numpy())
 
 
+def test_float16_weights_halve_the_file_and_load_back_as_float32(tmp_path) -> None:
+    keras.utils.set_random_seed(1)
+    model = VAE(ModelConfig())
+    x = _images(4)
+    full = save_model(model, tmp_path / "full")
+    half = save_model(model, tmp_path / "half", weights_dtype="float16")
+    size = lambda d: (d / "weights.npz").stat().st_size
+    assert size(half) < 0.55 * size(full)
+    assert json.loads((half / "config.json").read_text())["weights"]["dtype"] == "float16"
+    loaded = load_model(half)
+    assert all(w.dtype == "float32" for w in loaded.weights)
+    for a, b in zip(loaded.weights, model.weights):  # rounded to half precision, no more
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-3, atol=1e-4)
+        assert np.array_equal(a.numpy(), b.numpy().astype(np.float16).astype(np.float32))
+    np.testing.assert_allclose(loaded.decode(tf.zeros((2, 2))).numpy(), model.decode(tf.zeros((2, 2))).numpy(), atol=2e-3)
+    with pytest.raises(ValueError, match="weights_dtype"):
+        save_model(model, tmp_path / "bad", weights_dtype="int8")
+
+
 def test_corrupted_foreign_or_mismatched_checkpoints_are_clear_errors(tmp_path) -> None:
     model = VAE(ModelConfig())
     directory = save_model(model, tmp_path / "m")

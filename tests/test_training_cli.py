@@ -93,3 +93,18 @@ def test_train_then_evaluate_from_the_command_line(tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((tmp_path / "metrics.json").read_text())
     assert printed["neg_elbo"] > 0 and printed["iwae_k"] == 2
+
+
+def test_export_copies_a_model_with_float16_weights(tmp_path, capsys):
+    from vaeflow.cli import main
+    from vaeflow.models import VAE, ModelConfig, load_model, save_model
+
+    source = save_model(VAE(ModelConfig()), tmp_path / "run" / "model")
+    assert main(["export", "--model", str(tmp_path / "run"), "--out", str(tmp_path / "out"),
+                 "--weights-dtype", "float16"]) == 0
+    assert "float16 weights" in capsys.readouterr().out
+    exported = load_model(tmp_path / "out")
+    assert exported.config == load_model(source).config
+    assert main(["export", "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2")]) == 2
+    assert "no model at" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()

@@ -12,7 +12,7 @@ import time
 import typing
 
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.training.cli_commands import add_evaluate_parser, add_train_parser
+from vaeflow.training.cli_commands import add_evaluate_parser, add_export_parser, add_train_parser
 
 
 class UsageError(Exception):
@@ -137,7 +137,7 @@ def run_generate(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------------------- main
 
 # Other subcommands (train, evaluate) add a `_register_<name>` function here and to this list.
-REGISTRARS: list[typing.Callable] = [_register_generate, add_train_parser, add_evaluate_parser]
+REGISTRARS: list[typing.Callable] = [_register_generate, add_train_parser, add_evaluate_parser, add_export_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

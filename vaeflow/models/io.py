@@ -2,7 +2,9 @@
 
     config.json   {"format": "vaeflow.model", "version": 1, "config": ModelConfig.to_dict(),
                    "weights": {"file": "weights.npz", "sha256": ..., "shapes": [...]}}
-    weights.npz   arrays w000, w001, ... in the order of `model.weights`
+    weights.npz   arrays w000, w001, ... in the order of `model.weights`, float32, or float16
+                  to ship a model at half the size (`save_model(..., weights_dtype="float16")`;
+                  the network still computes in float32)
 
 Both files are written atomically, weights first; the hash in config.json ties the pair, so a
 truncated, corrupted, swapped or foreign file is a `ValueError` on load, never a silently
@@ -31,14 +33,22 @@ WEIGHTS_FILE = "weights.npz"
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"
 
 
-def save_model(model: VAE, path: str | os.PathLike) -> Path:
+WEIGHT_DTYPES = ("float32", "float16")
+
+
+def save_model(model: VAE, path: str | os.PathLike, weights_dtype: str = "float32") -> Path:
     """Write `model` into the directory `path` (created if needed); returns the directory.
 
+    `weights_dtype="float16"` stores the weights rounded to half precision (half the bytes);
+    loading casts them back to float32, so the model's metrics must be measured after the round trip.
+
     Raises:
-        ValueError: if `model` is not a `VAE`.
+        ValueError: if `model` is not a `VAE` or `weights_dtype` is not float32 or float16.
     """
     if not isinstance(model, VAE):
         raise ValueError(f"model must be a vaeflow VAE, got {type(model).__name__}")
+    if weights_dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"weights_dtype must be one of {WEIGHT_DTYPES}, got {weights_dtype!r}")
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     build(model)
@@ -46,7 +56,7 @@ def save_model(model: VAE, path: str | os.PathLike) -> Path:
         "format": FORMAT,
         "version": VERSION,
         "config": model.config.to_dict(),
-        "weights": write_weights(directory, model.weights),
+        "weights": write_weights(directory, model.weights, weights_dtype),
     }
     write_json_atomic(directory / CONFIG_FILE, header)
     return directory
@@ -77,9 +87,10 @@ def load_model(path: str | os.PathLike | None = None) -> VAE:
     return model
 
 
-def write_weights(directory: Path, variables) -> dict:
-    """Write `variables` to directory/weights.npz atomically; returns the header's "weights" entry."""
-    arrays = {f"w{i:03d}": np.asarray(v.numpy()) for i, v in enumerate(variables)}
+def write_weights(directory: Path, variables, dtype: str = "float32") -> dict:
+    """Write `variables` (as `dtype`) to directory/weights.npz atomically; returns the header's
+    "weights" entry."""
+    arrays = {f"w{i:03d}": np.asarray(v.numpy()).astype(dtype) for i, v in enumerate(variables)}
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
         with open(tmp, "wb") as f:  # a file object, so np.savez keeps the temporary name
             np.savez(f, **arrays)
@@ -87,6 +98,7 @@ def write_weights(directory: Path, variables) -> dict:
         "file": WEIGHTS_FILE,
         "sha256": _sha256(directory / WEIGHTS_FILE),
         "shapes": [list(a.shape) for a in arrays.values()],
+        "dtype": dtype,
         "paths": [v.path for v in variables],
     }
 
@@ -123,7 +135,9 @@ def read_weights(directory: Path, header: dict, variables) -> None:
                 f"the network but {array.shape} in the file"
             )
     for variable, array in zip(variables, arrays):
-        variable.assign(array)
+        if array.dtype.kind != "f":
+            raise ValueError(f"{weights_path}: weight {variable.path} is {array.dtype}, not floating point")
+        variable.assign(array.astype(variable.dtype))
 
 
 def read_header(config_path: str | os.PathLike, format: str = FORMAT) -> dict:
