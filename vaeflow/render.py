@@ -208,7 +208,8 @@ def trace_count() -> int:
 
 @tf.function(jit_compile=True)
 def _field_stage(terms, shear, log_terms, pixels, grid_size: int, image_size: int):
-    """→ (an upper bound on zmin (n,), zmax (n,), per-pixel max (n, S, S), slopes (n, S, S)).
+    """→ (an upper bound on zmin (n,), zmax (n,), per-pixel max (n, S, S), and the slopes at
+    it along x and y (n, S, S) each, `_slopes_at_max`).
 
     Rows of the outputs are image rows: row 0 is y = +extent. Pixels meeting no valid cell
     have max −inf.
@@ -226,11 +227,13 @@ def _field_stage(terms, shear, log_terms, pixels, grid_size: int, image_size: in
     # The min over a subset of the valid nodes bounds the true min from above (see _levels).
     on_valid = (corner_valid[:, None] & corner_valid[None, :])[..., None]
     zmin_bound = tf.reduce_min(tf.where(on_valid, corners, tf.constant(np.inf, p.dtype)), axis=[0, 1])
-    return zmin_bound, zmax, best, tf.stack(_slopes_at_max(p, grid))
+    image_major = lambda t: tf.transpose(t[::-1], [2, 0, 1])  # (n, S, S), row 0 is y = +extent
+    slope_x, slope_y = _slopes_at_max(p, grid)
+    return zmin_bound, zmax, image_major(best), image_major(slope_x), image_major(slope_y)
 
 
 def _slopes_at_max(p, grid: PixelGrid):
-    """|∂f/∂x|, |∂f/∂y| (2, S, S, n) at each pixel's highest corner, inside the pixel: where
+    """|∂f/∂x|, |∂f/∂y| (S, S, n) each, at each pixel's highest corner, inside the pixel: where
     the maximum sits for all but the few pixels holding a peak or a ridge."""
     values, slopes = corner_slopes(p, grid)
 
@@ -277,10 +280,10 @@ def _band_area(low, high):
     return area, per_triangle
 
 
-def _painted_band(v, band, lowest, step, slopes):
+def _painted_band(v, band, lowest, step, slope_x, slope_y):
     """The highest band Agg actually paints in each pixel, given the highest band `band` that
-    touches it (float32, per pixel; lowest, step per image; slopes (2, …) the field's rates
-    per px at the pixel's maximum, `_slopes_at_max`).
+    touches it (float32, per pixel; lowest, step per image; slope_x, slope_y the field's
+    rates per px at the pixel's maximum, `_slopes_at_max`).
 
     The band j steps below the top covers A(d + j·s) − A(d + (j − 1)·s) of the pixel, with
     d = v − level[band], s the level step and A `_band_area`. These increments grow while the
@@ -289,7 +292,7 @@ def _painted_band(v, band, lowest, step, slopes):
     increment is (2·d·s + (2j − 1)·s²)/(2·low·high)), or one of the first two bands that reach
     the strip. Flat pixels keep their top band.
     """
-    low, high = tf.minimum(slopes[0], slopes[1]), tf.maximum(slopes[0], slopes[1])
+    low, high = tf.minimum(slope_x, slope_y), tf.maximum(slope_x, slope_y)
     area, per_triangle = _band_area(low, high)
     per_step = 1.0 / step
     depth = v - (lowest + band * step)
@@ -302,27 +305,19 @@ def _painted_band(v, band, lowest, step, slopes):
 
 
 @tf.function(jit_compile=True)
-def _colour_stage(field, slopes, bands, colours):
-    """Pixels → RGB: field, slopes (n, S, S); bands (3, n) = lowest level, step, top band (all
-    float32); colours uint8 (n, K + 1, 3), band k's colour, last row white → (n, S, S, 3)."""
+def _colour_stage(field, slope_x, slope_y, bands, colours):
+    """Pixels → RGB: field, slope_x, slope_y (n, S, S); bands (3, n) = lowest level, step, top
+    band (all float32); colours uint8 (n, K + 1, 3), band k's colour, last row white
+    → (n, S, S, 3)."""
     _traced("colour")
-    lowest, step, top = bands[0], bands[1], bands[2]
+    lowest, step, top = bands[0, :, None, None], bands[1, :, None, None], bands[2, :, None, None]
     # Each pixel's band: level[k] < v ≤ level[k+1]. float32 is enough: the field itself is a
     # float32 interpolation, so ties within 1e-7 of a level are noise either way.
     band = tf.clip_by_value(tf.math.ceil((field - lowest) / step) - 1, 0.0, top)
-    band = tf.clip_by_value(_painted_band(field, band, lowest, step, slopes), 0.0, top)
+    band = tf.clip_by_value(_painted_band(field, band, lowest, step, slope_x, slope_y), 0.0, top)
     white = tf.shape(colours)[1] - 1
     index = tf.where(tf.math.is_inf(field), white, tf.cast(band, tf.int32))  # no band touches → white
-    # In the grid layout (S, S, n) until here (elementwise work runs along contiguous images);
-    # only the uint8 result is turned image-major, row 0 at y = +extent.
-    # One int32 per pixel (RGB packed, `_packed`) is much cheaper to transpose than 3 bytes.
-    flat = index + tf.range(tf.shape(colours)[0]) * (white + 1)
-    return tf.gather(tf.reshape(colours, [-1]), flat[::-1])  # (S, S, n), row 0 at y = +extent
-
-
-def _packed(colours: np.ndarray) -> np.ndarray:
-    """uint8 RGB (…, 3) → int32 (…) holding R + 256·G + 65536·B (its little-endian bytes)."""
-    return (colours[..., 0].astype(np.int32) | colours[..., 1].astype(np.int32) << 8 | colours[..., 2].astype(np.int32) << 16)
+    return tf.gather(colours, index, batch_dims=1)
 
 
 def _band_colours(levels: ContourLevels, cmap: str, bands: int) -> np.ndarray:
@@ -376,13 +371,11 @@ def _render_chunk(a: np.ndarray, theta: np.ndarray, spec: FlowSpec) -> np.ndarra
     width = next(b for b in _BUCKETS if b >= n)
     terms = _axis_terms(a, theta, spec, width)
     pixels = _spec_arrays(spec).pixels
-    zmin_bound, zmax, field, slopes = _field_stage(*terms, pixels, spec.grid_size, spec.image_size)
+    zmin_bound, zmax, field, slope_x, slope_y = _field_stage(*terms, pixels, spec.grid_size, spec.image_size)
     levels = _levels(zmin_bound.numpy(), zmax.numpy(), lambda: _zmin_stage(*terms).numpy(), spec.levels)
     bands = np.stack([levels.level(0), levels.step, levels.count - 2]).astype(np.float32)
     colours = _band_colours(levels, spec.cmap, spec.levels + 3)  # MaxNLocator: ≤ levels + 4 ticks
-    packed = _colour_stage(field, slopes, tf.constant(bands), tf.constant(_packed(colours)))
-    packed = tf.transpose(packed, [2, 0, 1]).numpy()[:n].astype('<i4', copy=False)  # outside XLA: far faster
-    return np.ascontiguousarray(packed.view(np.uint8).reshape(packed.shape + (4,))[..., :3])
+    return _colour_stage(field, slope_x, slope_y, tf.constant(bands), tf.constant(colours)).numpy()[:n]
 
 
 def render_images(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
