@@ -181,5 +181,4 @@ def iso_curves(ref: ModelRef, spec_json: str) -> tuple[np.ndarray, np.ndarray, n
 @st.cache_data(max_entries=16, show_spinner=False)
 def prior_samples(ref: ModelRef, latent_dim: int, n: int, seed: int) -> np.ndarray:
     """Decoded means of n draws z ~ N(0, I) with the given seed, uint8 (n, S, S, 3)."""
-    z = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
-    return latent.decode_uint8(get_model(ref), z)
+    return latent.decode_uint8(get_model(ref), latent.prior_draws(n, latent_dim, seed))

@@ -78,7 +78,8 @@ def posterior_means(model: VAE, images: np.ndarray, batch_size: int = 500) -> np
 
 
 def prior_samples(model: VAE, n: int, *, seed: int = 0, batch_size: int = 500) -> np.ndarray:
-    """Mean images decode(z), z ~ N(0, I): float32 (n, S, S, 3) in [0, 1], the same for a seed."""
-    z = tf.random.stateless_normal([n, model.latent_dim], seed=[seed, 0x5EED])
+    """Mean images decode(z), z ~ N(0, I) (`latent.prior_draws`, as the explorer draws them):
+    float32 (n, S, S, 3) in [0, 1], the same for a seed."""
+    z = latent.prior_draws(n, model.latent_dim, seed)
     decode = tf.function(model.decode)
     return np.concatenate([decode(z[i : i + batch_size]).numpy() for i in range(0, n, batch_size)])

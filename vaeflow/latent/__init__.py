@@ -1,0 +1,33 @@
+"""Maths on the latent space that the explorer draws: paths, grids, neighbours, iso-factor curves.
+
+Everything here is numpy on arrays, except the functions that take a `model` (anything
+with `encode(x) -> distribution with .mean()` and `decode(z) -> images in [0, 1]`, i.e. a
+`vaeflow.VAE`) and the one that renders images through `vaeflow.render_images`.
+
+* `interpolate` / `interpolation_path`: z(t) on the segment from z_a to z_b (``"linear"``), or
+  on the arc that turns z_a into z_b around the origin (``"spherical"``, slerp), t ∈ [0, 1].
+* `latent_grid`: an n×n lattice over a rectangle of two latent axes, rows from the top (largest
+  y) down, so that decoding it in one batch and tiling row-major gives the manifold map as it
+  sits on the plot.
+* `embed_plane`: a point (x, y) of the plotted plane -> a full latent vector, the other
+  coordinates at the prior mean 0.
+* `nearest_index`: the row of a point cloud nearest (Euclidean) to each query.
+* `iso_factor_sweeps` / `iso_curves`: images that share one true factor (a fixed, θ swept; θ
+  fixed, a swept), encoded: where the model puts each family of images.
+* `posterior_means` / `decode_uint8` / `prior_draws`: images → E[z | x], z → images, and the
+  one seeded sampler of z ~ N(0, I), in batches.
+
+One module per kind: `paths`, `grids`, `factors`, `coding`.
+"""
+
+from vaeflow.latent.coding import decode_uint8, posterior_means, prior_draws
+from vaeflow.latent.factors import IsoSweeps, iso_curves, iso_factor_sweeps
+from vaeflow.latent.grids import cell_centres, embed_plane, latent_grid, nearest_index, plot_ranges
+from vaeflow.latent.paths import METHODS, Method, interpolate, interpolation_path
+
+__all__ = [
+    "METHODS", "Method", "interpolate", "interpolation_path",
+    "latent_grid", "cell_centres", "embed_plane", "plot_ranges", "nearest_index",
+    "IsoSweeps", "iso_factor_sweeps", "iso_curves",
+    "posterior_means", "decode_uint8", "prior_draws",
+]
