@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import math
 import os
 import shutil
-import signal
-import sys
 import tempfile
 import threading
 import time
@@ -30,6 +27,7 @@ from vaeflow.devices import training_device
 from vaeflow.training.checkpoints import latest_checkpoint, restore_checkpoint, save_checkpoint
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.data import make_source
+from vaeflow.training.process import RunLog, StopFlag
 from vaeflow.training.runs import RunDir
 from vaeflow.training.trainer import TERMS, NonFiniteLossError, Trainer, is_chief, make_strategy
 
@@ -60,66 +58,6 @@ def _model_config_dict(model_config: Any) -> dict[str, Any]:
     if hasattr(model_config, "to_dict"):
         return model_config.to_dict()
     return dataclasses.asdict(model_config)
-
-
-class _Logger:
-    """Log lines to log.txt (and to stderr unless stderr already is log.txt)."""
-
-    def __init__(self, run: RunDir | None, echo: bool) -> None:
-        self.logger = logging.getLogger(f"vaeflow.training.{id(self)}")
-        self.logger.setLevel(logging.INFO)
-        self.logger.propagate = False
-        formatter = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
-        if run is not None:
-            handler = logging.FileHandler(run.log_path, encoding="utf-8")
-            handler.setFormatter(formatter)
-            self.logger.addHandler(handler)
-        if echo and not (run is not None and _stderr_is(run.log_path)):
-            stream = _TqdmHandler()
-            stream.setFormatter(formatter)
-            self.logger.addHandler(stream)
-
-    def __call__(self, message: str) -> None:
-        self.logger.info(message)
-
-    def close(self) -> None:
-        for handler in list(self.logger.handlers):
-            handler.close()
-            self.logger.removeHandler(handler)
-
-
-class _TqdmHandler(logging.Handler):
-    """Writes to stderr above a live progress bar instead of through it."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(self.format(record), file=sys.stderr)
-
-
-def _stderr_is(path: Path) -> bool:
-    try:
-        return os.path.samestat(os.fstat(2), os.stat(path))
-    except OSError:
-        return False
-
-
-class _StopFlag:
-    """Set by SIGTERM/SIGINT (when `train` runs on the main thread) or by the caller."""
-
-    def __init__(self, event: threading.Event | None) -> None:
-        self.event = event or threading.Event()
-        self.previous: dict[int, Any] = {}
-
-    def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            self.previous[signum] = signal.signal(signum, lambda *_: self.event.set())
-
-    def restore(self) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
 
 
 def _save_model_atomic(model: keras.Model, directory: Path) -> None:
@@ -176,9 +114,9 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
         run = RunDir(run.path / "workers", f"worker-{strategy.cluster_resolver.task_id}")
     if run is not None:
         _prepare_run_dir(run, config, model_config if build_model is None else None, resume)
-    stop = _StopFlag(stop_event)
+    stop = StopFlag(stop_event)
     stop.install()
-    log = _Logger(run, echo)
+    log = RunLog(run, echo)
     try:
         result = _train(config, model_config, run, resume, build_model, progress, stop, log, strategy)
     except BaseException as error:
