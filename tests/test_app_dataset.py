@@ -10,8 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 import vaeflow
 
-APP = str(Path(__file__).resolve().parents[1] / "explorer" / "app.py")
-TIMEOUT = 120
+from app_util import APP, TIMEOUT, open_view
 
 
 @pytest.fixture
@@ -23,10 +22,7 @@ def data_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def page(data_dir):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("views/dataset.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_view("dataset")
 
 
 def _preview(at):

@@ -148,36 +148,31 @@ def test_a_finished_run_can_be_explored(monkeypatch, tiny_model_dir, tmp_path):
     assert len(_trace(at, DATA_TRACE)["x"]) == 150
 
 
-def test_a_one_dimensional_latent_gets_a_message_and_still_samples(monkeypatch, tmp_path):
+def _page_on_a_fresh_model(monkeypatch, tmp_path, latent_dim: int) -> AppTest:
+    """The page with an untrained VAE of `latent_dim` as its default model, 60 held-out images."""
     import keras
 
     from vaeflow.models import VAE, ModelConfig, save_model
 
     keras.utils.set_random_seed(0)
-    save_model(VAE(ModelConfig(latent_dim=1)), tmp_path / "one_d")
-    monkeypatch.setattr(cache, "PRETRAINED_DIR", tmp_path / "one_d")
+    save_model(VAE(ModelConfig(latent_dim=latent_dim)), tmp_path / "model")
+    monkeypatch.setattr(cache, "PRETRAINED_DIR", tmp_path / "model")
     monkeypatch.setattr(cache, "HELDOUT_SIZE", 60)
     monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(tmp_path / "runs"))
     at = AppTest.from_file(str(PAGE), default_timeout=240)
     at.run()
     assert not at.exception
+    return at
+
+
+def test_a_one_dimensional_latent_gets_a_message_and_still_samples(monkeypatch, tmp_path):
+    at = _page_on_a_fresh_model(monkeypatch, tmp_path, latent_dim=1)
     assert "1-D latent" in at.warning[0].value
     assert _image_with_caption(at, "16 decodes of z ~ N(0, I)").value
 
 
 def test_a_larger_latent_is_drawn_on_two_chosen_axes(monkeypatch, tmp_path):
-    import keras
-
-    from vaeflow.models import VAE, ModelConfig, save_model
-
-    keras.utils.set_random_seed(0)
-    save_model(VAE(ModelConfig(latent_dim=3)), tmp_path / "three_d")
-    monkeypatch.setattr(cache, "PRETRAINED_DIR", tmp_path / "three_d")
-    monkeypatch.setattr(cache, "HELDOUT_SIZE", 60)
-    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(tmp_path / "runs"))
-    at = AppTest.from_file(str(PAGE), default_timeout=240)
-    at.run()
-    assert not at.exception
+    at = _page_on_a_fresh_model(monkeypatch, tmp_path, latent_dim=3)
     before = _trace(at, DATA_TRACE)["y"]
     at.selectbox(key="explore_y_axis").set_value("z3").run()
     assert not at.exception and not at.error

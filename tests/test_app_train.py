@@ -2,15 +2,12 @@
 refuses a second start, and shows why a run failed."""
 
 import time
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import vaeflow
 
-APP = str(Path(__file__).resolve().parents[1] / "explorer" / "app.py")
-TIMEOUT = 120
+from app_util import open_view
 
 
 @pytest.fixture
@@ -28,10 +25,7 @@ def dirs(tmp_path, monkeypatch):
 
 @pytest.fixture
 def page(dirs):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("views/train.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_view("train")
 
 
 def _texts(elements):
