@@ -11,15 +11,14 @@ plot of p(x) on a 100×100 grid over [−1, 1]² at 36×36×3.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from typing import Any
 
 from vaeflow.colormaps import CMAPS as _CMAPS  # the maps the renderer can paint without matplotlib
+from vaeflow.records import JsonRecord
 
 
 @dataclasses.dataclass(frozen=True)
-class FlowSpec:
+class FlowSpec(JsonRecord):
     """The flow, its factor distribution and its rendering.
 
     Arguments:
@@ -98,27 +97,6 @@ class FlowSpec:
             raise ValueError(f"FlowSpec.levels must be in [1, 1000], got {self.levels}")
         if self.cmap not in _CMAPS:
             raise ValueError(f"FlowSpec.cmap must be one of {_CMAPS}, got {self.cmap!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "FlowSpec":
-        """Inverse of `to_dict`; unknown keys are a `ValueError` naming them."""
-        if not isinstance(d, dict):
-            raise ValueError(f"FlowSpec must be a JSON object, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"FlowSpec has no field(s) {unknown}")
-        return cls(**d)
-
-    @classmethod
-    def from_json(cls, text: str) -> "FlowSpec":
-        return cls.from_dict(json.loads(text))
 
     @staticmethod
     def cmaps() -> tuple[str, ...]:

@@ -7,9 +7,9 @@ read back into the network that wrote it.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from typing import Any
+from vaeflow.records import JsonRecord
 
 PRESETS = ("default", "study")
 LIKELIHOODS = ("bernoulli", "continuous_bernoulli")
@@ -47,7 +47,7 @@ _DEFAULT_FOURIER = {"default": (128, 0.5), "study": (0, 0.0)}
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonRecord):
     """The architecture and likelihood of a `VAE`.
 
     Arguments:
@@ -138,21 +138,6 @@ class ModelConfig:
     def image_shape(self) -> tuple[int, int, int]:
         return (self.image_size, self.image_size, 3)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        """Inverse of `to_dict`; unknown keys are a `ValueError` naming them."""
-        if not isinstance(d, dict):
-            raise ValueError(f"ModelConfig must be a JSON object, got {type(d).__name__}")
-        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"ModelConfig has no field(s) {unknown}")
-        return cls(**d)
 
 
 def _set(config: ModelConfig, name: str, value: Any) -> None:

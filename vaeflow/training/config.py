@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import Any
+from vaeflow.records import JsonRecord
 
 _SCHEDULES = ("constant", "cosine")
 _DISTRIBUTE = ("auto", "none", "mirrored", "multi_worker")
@@ -19,7 +20,7 @@ _JIT = ("auto", "on", "off")
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonRecord):
     """How to train a VAE: objective, optimiser, data source, stopping and bookkeeping.
 
     Arguments:
@@ -143,18 +144,6 @@ class TrainConfig:
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with `changes` applied and validated again."""
         return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        """Inverse of `to_dict`; unknown keys raise ValueError naming them."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"TrainConfig has no field(s) {unknown}")
-        return cls(**values)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "TrainConfig":
