@@ -52,3 +52,19 @@ def test_a_run_is_drawn_with_the_spec_of_its_dataset(tmp_path):
     (run / "config.json").write_text(json.dumps({"train": {"data": str(tmp_path / "gone.npz")}}))
     assert cache.spec_for(ref) == vaeflow.FlowSpec()
 
+
+
+def test_prior_samples_are_the_metrics_prior_samples_in_uint8(tmp_path):
+    """One sampler: the Explore page's prior samples for a seed are the images the FID uses."""
+    import keras
+
+    from vaeflow.metrics import prior_samples
+    from vaeflow.models import VAE, ModelConfig, load_model, save_model
+
+    keras.utils.set_random_seed(0)
+    save_model(VAE(ModelConfig()), tmp_path / "m")
+    ref = cache.ModelRef("m", str(tmp_path / "m"), "")
+    shown = cache.prior_samples(ref, 2, 5, 9)
+    measured = prior_samples(load_model(tmp_path / "m"), 5, seed=9)
+    np.testing.assert_array_equal(shown, np.round(np.clip(measured, 0, 1) * 255).astype(np.uint8))
+    assert not np.array_equal(shown, cache.prior_samples(ref, 2, 5, 10))

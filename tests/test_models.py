@@ -284,3 +284,12 @@ def test_corrupted_foreign_or_mismatched_checkpoints_are_clear_errors(tmp_path) 
 
     with pytest.raises(ValueError, match="missing"):
         load_model(tmp_path / "nowhere")
+
+
+def test_weights_that_overflow_float16_are_refused_and_nothing_is_written(tmp_path) -> None:
+    model = VAE(ModelConfig())
+    model(np.zeros((1, 36, 36, 3), np.float32))
+    model.weights[0].assign(model.weights[0] * 0 + 1e6)
+    with pytest.raises(ValueError, match="does not fit in float16"):
+        save_model(model, tmp_path / "m", weights_dtype="float16")
+    assert not (tmp_path / "m" / "config.json").exists()

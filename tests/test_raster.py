@@ -50,27 +50,39 @@ def test_corner_slopes_of_a_plane():
 
     grid = PixelGrid(100, 36)
     y, x = np.meshgrid(np.arange(100.0), np.arange(100.0), indexing="ij")
-    plane = (3.0 * x - 2.0 * y + 500.0).astype(np.float32)[..., None]  # (G, G, 1): one image
-    values, slopes = corner_slopes(tf.constant(plane), grid)
+    plane = tf.constant((3.0 * x - 2.0 * y + 500.0).astype(np.float32)[..., None])  # one image
+    corners = corner_nodes(plane, grid)
+    values, slopes = corner_slopes(plane, corners, grid)
+    np.testing.assert_array_equal(values[0].numpy(), corners.numpy()[:-1, :-1])
+    np.testing.assert_array_equal(values[3].numpy(), corners.numpy()[1:, 1:])
     cells_per_px = 99 / 36
-    corners = corner_nodes(tf.constant(plane), grid).numpy()
-    np.testing.assert_array_equal(values[0].numpy(), corners[:-1, :-1])
-    np.testing.assert_array_equal(values[3].numpy(), corners[1:, 1:])
     for slope_x, slope_y in slopes:
         np.testing.assert_allclose(slope_x.numpy(), 3.0 * cells_per_px, rtol=1e-4)
         np.testing.assert_allclose(slope_y.numpy(), -2.0 * cells_per_px, rtol=1e-4)
 
 
-def test_corner_slopes_read_the_cell_inside_each_corner():
-    """On a field whose x-slope changes at every node, each corner sees its own inward cell."""
-    from vaeflow.raster import corner_slopes, inward_cells
+@pytest.mark.parametrize("grid_size, image_size", [(100, 36), (100, 64), (37, 100)])
+def test_each_corner_reads_the_cell_inside_the_pixel(grid_size, image_size):
+    """f = x² + 3y² changes slope at every node, so each corner must see its own inward cell:
+    ∂f/∂x across cell c is (c + 1)² − c² = 2c + 1 per cell, on the row nearest the corner."""
+    from vaeflow.raster import corner_nodes, corner_slopes, edge_node_indices, inward_cells
 
-    grid = PixelGrid(100, 36)
-    x = np.arange(100.0)
-    field = np.broadcast_to((x**2)[None, :, None], (100, 100, 1)).astype(np.float32)  # f = x²
-    _, slopes = corner_slopes(tf.constant(field), grid)
+    grid = PixelGrid(grid_size, image_size)
+    y, x = np.meshgrid(np.arange(grid_size, dtype=np.float64), np.arange(grid_size, dtype=np.float64), indexing="ij")
+    field = tf.constant((x**2 + 3 * y**2).astype(np.float32)[..., None])
+    values, slopes = corner_slopes(field, corner_nodes(field, grid), grid)
     lower, upper = inward_cells(grid)
-    per_px = 99 / 36
-    np.testing.assert_allclose(slopes[0][0].numpy()[0, :, 0], (2 * lower + 1) * per_px, rtol=1e-5)
-    np.testing.assert_allclose(slopes[1][0].numpy()[0, :, 0], (2 * upper + 1) * per_px, rtol=1e-5)
-    assert (lower <= upper).all() and lower[0] == 0 and upper[-1] == 98
+    nearest = edge_node_indices(grid)
+    per_px = (grid_size - 1) / image_size
+    cells_x = {0: lower, 1: upper, 2: lower, 3: upper}  # corners: (low x, low y), (high x, low y), …
+    cells_y = {0: lower, 1: lower, 2: upper, 3: upper}
+    rows = {0: nearest[:-1], 1: nearest[:-1], 2: nearest[1:], 3: nearest[1:]}
+    columns = {0: nearest[:-1], 1: nearest[1:], 2: nearest[:-1], 3: nearest[1:]}
+    for k, (slope_x, slope_y) in enumerate(slopes):
+        want_x = np.broadcast_to((2 * cells_x[k] + 1)[None, :] * per_px, (image_size, image_size))
+        want_y = np.broadcast_to(3 * (2 * cells_y[k] + 1)[:, None] * per_px, (image_size, image_size))
+        np.testing.assert_allclose(slope_x.numpy()[..., 0], want_x, rtol=1e-5)
+        np.testing.assert_allclose(slope_y.numpy()[..., 0], want_y, rtol=1e-5)
+        want_value = columns[k][None, :] ** 2 + 3 * rows[k][:, None] ** 2
+        np.testing.assert_allclose(values[k].numpy()[..., 0], want_value, rtol=1e-6)
+    assert (lower <= upper).all() and lower[0] == 0 and upper[-1] == grid_size - 2

@@ -136,7 +136,8 @@ def run_generate(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------------------------- main
 
-# Other subcommands (train, evaluate) add a `_register_<name>` function here and to this list.
+# Each subcommand registers its parser (generate here; train, evaluate, export in
+# vaeflow/training/cli_commands.py); a new one adds its registrar to this list.
 REGISTRARS: list[typing.Callable] = [_register_generate, add_train_parser, add_evaluate_parser, add_export_parser]
 
 

@@ -225,14 +225,19 @@ def inward_cells(grid: PixelGrid) -> tuple[np.ndarray, np.ndarray]:
     return np.array(lower, np.int32), np.array(upper, np.int32)
 
 
-def corner_slopes(p: tf.Tensor, grid: PixelGrid) -> tuple[list[tf.Tensor], list[tuple[tf.Tensor, tf.Tensor]]]:
-    """At each pixel's four corners: the field's value and its slopes into the pixel, in field
-    units per pixel — the differences across the grid cell just inside the corner, on the grid
-    row (column) nearest the corner.
+def corner_slopes(p: tf.Tensor, corners: tf.Tensor, grid: PixelGrid) -> tuple[list[tf.Tensor], list[tuple[tf.Tensor, tf.Tensor]]]:
+    """At each pixel's four corners: the field's value and the gradient (∂f/∂x, ∂f/∂y), in field
+    units per pixel, of the grid cell just inside the pixel at that corner, read on the grid row
+    (column) nearest the corner. Signed along +x and +y: seen from a high corner the field falls
+    into the pixel where the slope is positive.
+
+    Arguments:
+        p: the field (G, G, …), rows y up.
+        corners: `corner_nodes(p, grid)`, (S + 1, S + 1, …).
 
     Returns:
         values: 4 tensors (S, S, …), the corners (low x, low y), (high x, low y),
-            (low x, high y), (high x, high y), from `corner_nodes`; rows y up.
+            (low x, high y), (high x, high y).
         slopes: for those corners, (∂f/∂x, ∂f/∂y), each (S, S, …).
     """
     per_px = grid.cells / grid.image_size
@@ -246,9 +251,7 @@ def corner_slopes(p: tf.Tensor, grid: PixelGrid) -> tuple[list[tf.Tensor], list[
         pick = lambda c: tf.gather(slope, tf.constant([position[i] for i in c], tf.int32), axis=axis)
         return pick(lower), pick(upper)
 
-    edge_rows = nearest_edge_nodes(p, grid, axis=0)  # (S + 1, G, …)
-    corners = nearest_edge_nodes(edge_rows, grid, axis=1)  # (S + 1, S + 1, …) = corner_nodes
-    dx_low, dx_high = differences(edge_rows, 1)  # (S + 1, S, …)
+    dx_low, dx_high = differences(nearest_edge_nodes(p, grid, axis=0), 1)  # (S + 1, S, …)
     dy_low, dy_high = differences(nearest_edge_nodes(p, grid, axis=1), 0)  # (S, S + 1, …)
     values = [corners[:-1, :-1], corners[:-1, 1:], corners[1:, :-1], corners[1:, 1:]]
     slopes = [

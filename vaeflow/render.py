@@ -228,22 +228,22 @@ def _field_stage(terms, shear, log_terms, pixels, grid_size: int, image_size: in
     on_valid = (corner_valid[:, None] & corner_valid[None, :])[..., None]
     zmin_bound = tf.reduce_min(tf.where(on_valid, corners, tf.constant(np.inf, p.dtype)), axis=[0, 1])
     image_major = lambda t: tf.transpose(t[::-1], [2, 0, 1])  # (n, S, S), row 0 is y = +extent
-    slope_x, slope_y = _slopes_at_max(p, grid)
+    slope_x, slope_y = _slopes_at_max(p, corners, grid)
     return zmin_bound, zmax, image_major(best), image_major(slope_x), image_major(slope_y)
 
 
-def _slopes_at_max(p, grid: PixelGrid):
+def _slopes_at_max(p, corners, grid: PixelGrid):
     """|∂f/∂x|, |∂f/∂y| (S, S, n) each, at each pixel's highest corner, inside the pixel: where
     the maximum sits for all but the few pixels holding a peak or a ridge."""
-    values, slopes = corner_slopes(p, grid)
+    values, slopes = corner_slopes(p, corners, grid)
 
     def higher(first, second):
         (v, (gx, gy)), (w, (hx, hy)) = first, second
         pick = w > v
         return tf.where(pick, w, v), (tf.where(pick, hx, gx), tf.where(pick, hy, gy))
 
-    corners = list(zip(values, slopes))
-    _, (gx, gy) = higher(higher(corners[0], corners[1]), higher(corners[2], corners[3]))
+    c = list(zip(values, slopes))
+    _, (gx, gy) = higher(higher(c[0], c[1]), higher(c[2], c[3]))
     return tf.abs(gx), tf.abs(gy)
 
 
@@ -290,7 +290,8 @@ def _painted_band(v, band, lowest, step, slope_x, slope_y):
     cut is a corner triangle (t ≤ low), stay at s/high along the strip, then shrink, so the
     first band reaching 1/256 px² is the top one, one in the triangle (closed form: the
     increment is (2·d·s + (2j − 1)·s²)/(2·low·high)), or one of the first two bands that reach
-    the strip. Flat pixels keep their top band.
+    the strip. Flat pixels keep their top band. Should no band reach 1/256 (a pixel crossing
+    over 256 bands, high > 256·s) it gets the second band into the strip, where they are largest.
     """
     low, high = tf.minimum(slope_x, slope_y), tf.maximum(slope_x, slope_y)
     area, per_triangle = _band_area(low, high)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import Any
+
 from vaeflow.records import JsonRecord
 
 PRESETS = ("default", "study")
@@ -137,7 +138,6 @@ class ModelConfig(JsonRecord):
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return (self.image_size, self.image_size, 3)
-
 
 
 def _set(config: ModelConfig, name: str, value: Any) -> None:

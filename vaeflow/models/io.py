@@ -1,7 +1,8 @@
 """Model directories: `config.json` (format header + ModelConfig + weights hash) and `weights.npz`.
 
     config.json   {"format": "vaeflow.model", "version": 1, "config": ModelConfig.to_dict(),
-                   "weights": {"file": "weights.npz", "sha256": ..., "shapes": [...]}}
+                   "weights": {"file": "weights.npz", "sha256": ..., "shapes": [...],
+                               "paths": [variable paths], "dtype": "float32" | "float16"}}
     weights.npz   arrays w000, w001, ... in the order of `model.weights`, float32, or float16
                   to ship a model at half the size (`save_model(..., weights_dtype="float16")`;
                   the network still computes in float32)
@@ -90,7 +91,13 @@ def load_model(path: str | os.PathLike | None = None) -> VAE:
 def write_weights(directory: Path, variables, dtype: str = "float32") -> dict:
     """Write `variables` (as `dtype`) to directory/weights.npz atomically; returns the header's
     "weights" entry."""
-    arrays = {f"w{i:03d}": np.asarray(v.numpy()).astype(dtype) for i, v in enumerate(variables)}
+    arrays = {}
+    for i, v in enumerate(variables):
+        array = np.asarray(v.numpy())
+        stored = array.astype(dtype)
+        if not np.all(np.isfinite(stored[np.isfinite(array)])):
+            raise ValueError(f"weight {v.path} does not fit in {dtype} (largest |w| {np.abs(array).max():.3g})")
+        arrays[f"w{i:03d}"] = stored
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
         with open(tmp, "wb") as f:  # a file object, so np.savez keeps the temporary name
             np.savez(f, **arrays)

@@ -92,7 +92,9 @@ def add_export_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
                     "This is how pretrained/ is made from a run.")
     parser.add_argument("--model", required=True, help="runs/NAME or a model directory")
     parser.add_argument("--out", required=True, help="directory to write config.json and weights.npz to")
-    parser.add_argument("--weights-dtype", choices=("float32", "float16"), default="float32",
+    from vaeflow.models.io import WEIGHT_DTYPES
+
+    parser.add_argument("--weights-dtype", choices=WEIGHT_DTYPES, default="float32",
                         help="storage precision of the weights (default float32)")
     parser.set_defaults(run=run_export)
     return parser

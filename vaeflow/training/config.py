@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import Any
+
 from vaeflow.records import JsonRecord
 
 _SCHEDULES = ("constant", "cosine")
