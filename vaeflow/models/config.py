@@ -20,7 +20,7 @@ _DEFAULT_WIDTHS: dict[str, dict[str, tuple[int, ...]]] = {
     "default": {
         "encoder_channels": (16, 32, 64),
         "encoder_units": (256,),
-        "decoder_units": (256, 384),
+        "decoder_units": (384, 512, 512),
         "decoder_channels": (),
     },
     "study": {
