@@ -271,8 +271,8 @@ def test_corrupted_foreign_or_mismatched_checkpoints_are_clear_errors(tmp_path) 
     with pytest.raises(ValueError, match="not valid JSON"):
         load_model(directory)
 
-    # Weights that match their hash but not the config: a wider decoder's config.
-    wider = {**header, "config": {**header["config"], "decoder_units": [256, 128]}}
+    # Weights that match their hash but not the config: a narrower last decoder layer.
+    wider = {**header, "config": {**header["config"], "decoder_units": [384, 512, 128]}}
     (directory / "config.json").write_text(json.dumps(wider))
     with pytest.raises(ValueError, match="shape"):
         load_model(directory)
