@@ -5,8 +5,9 @@ Public names are re-exported here; see README.md for the tour.
 
 import os
 
-# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) buries the CLI's own output; keep
-# warnings and errors. A user's own TF_CPP_MIN_LOG_LEVEL wins.
+# TensorFlow's C++ log chatter buries the CLI's own output; keep warnings and errors. A user's
+# own TF_CPP_MIN_LOG_LEVEL wins. (TF 2.21 still prints a few start-up lines — oneDNN, CUDA
+# probing — through absl before its logging is initialised; they are harmless.)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from vaeflow.flows.spec import FlowSpec
