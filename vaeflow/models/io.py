@@ -94,7 +94,8 @@ def write_weights(directory: Path, variables, dtype: str = "float32") -> dict:
     arrays = {}
     for i, v in enumerate(variables):
         array = np.asarray(v.numpy())
-        stored = array.astype(dtype)
+        with np.errstate(over="ignore"):  # overflow is checked just below, naming the weight
+            stored = array.astype(dtype)
         if not np.all(np.isfinite(stored[np.isfinite(array)])):
             raise ValueError(f"weight {v.path} does not fit in {dtype} (largest |w| {np.abs(array).max():.3g})")
         arrays[f"w{i:03d}"] = stored
