@@ -58,6 +58,7 @@ from vaeflow.raster import PixelGrid, corner_nodes, corner_slopes, edge_node_ind
 _BUCKETS = (16, 32, 64, 128, 256, 512)
 _CHUNK = _BUCKETS[-1]
 _WORKERS = min(2, os.cpu_count() or 1)
+_COMPILED: set[tuple[int, int, int]] = set()  # geometries whose full-chunk stages are compiled
 tfb = tfp.bijectors
 
 
@@ -405,13 +406,16 @@ def render_images(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
     def chunk(i: int) -> np.ndarray:
         return _render_chunk(a[i : i + _CHUNK], theta[i : i + _CHUNK], spec)
 
-    # The first chunk runs alone (it compiles the stages once); the rest are independent and TF
-    # releases the GIL, so one chunk in flight per core.
-    first, rest = chunk(0), range(_CHUNK, a.size, _CHUNK)
-    if not rest:
-        return first
+    # Chunks are independent and TF releases the GIL, so one chunk is in flight per core. The
+    # first full chunk of a geometry runs alone the first time (it compiles the stages once).
+    starts = range(0, a.size, _CHUNK)
+    if len(starts) == 1:
+        return chunk(0)
+    geometry = (spec.grid_size, spec.image_size, spec.levels)
+    done = [] if geometry in _COMPILED else [chunk(0)]
+    _COMPILED.add(geometry)
     with concurrent.futures.ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        return np.concatenate([first, *pool.map(chunk, rest)], axis=0)
+        return np.concatenate([*done, *pool.map(chunk, starts[len(done):])], axis=0)
 
 
 def density_grid(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
