@@ -211,3 +211,19 @@ def train_config_ui(
         **extra,
     )
     return config, vaeflow.ModelConfig(preset=preset, latent_dim=int(latent_dim)), data
+
+
+def plan_text(config: "vaeflow.TrainConfig", model_config: "vaeflow.ModelConfig", data: str) -> str:
+    """What Start will train, in one line, from the values the script actually read (a number
+    typed out of a box's range is refused by the browser and the box keeps its old value, so the
+    line shows what will run, not what was typed)."""
+    if data == STREAM:
+        images = f"{config.stream_epoch_size:,} fresh images per epoch ({config.stream_val_size:,} for validation)"
+    else:
+        images = f"{data} ({config.val_fraction:.0%} held out for validation)"
+    stop = [f"early stop after {config.patience} epochs without progress"] if config.patience else []
+    stop += [f"at most {config.time_limit_s / 60:g} min"] if config.time_limit_s else []
+    return (f"Start trains the {model_config.preset} network (latent size {model_config.latent_dim}) "
+            f"for {config.epochs} epochs on {images}, batch {config.batch_size}, β {config.beta:g}, "
+            f"learning rate {config.learning_rate:g} ({config.lr_schedule}), seed {config.seed}"
+            + (f"; {', '.join(stop)}" if stop else "") + ".")

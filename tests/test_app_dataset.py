@@ -63,11 +63,24 @@ def test_preview_shows_24_captioned_images_that_follow_the_controls(page):
     assert not page.exception
 
 
+def _preview_box(at):
+    (box,) = [box for box in at.selectbox if box.label == "preview image"]
+    return box
+
+
+def test_new_preview_images_start_a_new_inspector_box(page):
+    _preview_box(page).set_value(5).run()
+    page.number_input(key="dataset.seed").set_value(1).run()
+    box = _preview_box(page)
+    assert box.value == 0 and box.options[0].startswith("#1: ")
+    assert box.options[0].split(": ", 1)[1] == _preview(page).captions[0]
+
+
 def test_flow_inspector_follows_the_chosen_image_and_the_hand_set_factors(page):
     first = _figure(page, "inspect.figure")
     assert [a["text"] for a in first["layout"]["annotations"]] == [
         "base z", "f1 shift", "f2 scale", "f3 shear", "f4 rotation", "f5 tanh"]
-    page.selectbox(key="inspect.index").set_value(5).run()
+    _preview_box(page).set_value(5).run()
     second = _figure(page, "inspect.figure")
     assert second["data"][8]["y"] != first["data"][8]["y"]  # the rotated cloud moved
 

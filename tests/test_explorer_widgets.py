@@ -68,3 +68,16 @@ def test_theta_range_round_trips_whole_degrees():
     assert theta_degrees(vaeflow.FlowSpec()) == (0, 360)
     with pytest.raises(ValueError, match="span_deg"):
         theta_range(10, 0)
+
+
+def test_the_plan_line_says_what_start_will_train():
+    from explorer.widgets import STREAM, plan_text
+
+    config = vaeflow.TrainConfig(epochs=3, batch_size=64, stream=True, stream_epoch_size=20_000,
+                                 stream_val_size=1_000, patience=2, time_limit_s=90.0)
+    text = plan_text(config, vaeflow.ModelConfig(latent_dim=3), STREAM)
+    assert "3 epochs on 20,000 fresh images per epoch (1,000 for validation)" in text
+    assert "batch 64" in text and "latent size 3" in text
+    assert "early stop after 2 epochs" in text and "at most 1.5 min" in text
+    saved = plan_text(vaeflow.TrainConfig(val_fraction=0.2), vaeflow.ModelConfig(), "flow.npz")
+    assert "on flow.npz (20% held out for validation)" in saved and "early stop" not in saved

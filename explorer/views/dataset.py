@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +81,10 @@ def inspector_ui(spec: "vaeflow.FlowSpec", factors: np.ndarray) -> None:
     mode = st.radio("follow", ["a preview image", "a and θ by hand"], horizontal=True,
                     key="inspect.mode", label_visibility="collapsed")
     if mode == "a preview image":
+        # Keyed by the images themselves: the browser keeps showing a kept selection's old
+        # label when only the labels change, so new preview images start a new box.
         index = st.selectbox(
-            "preview image", range(len(factors)), key="inspect.index",
+            "preview image", range(len(factors)), key=f"inspect.index.{zlib.crc32(factors.tobytes())}",
             format_func=lambda i: f"#{i + 1}: {caption(*factors[i])}",
         )
         a, theta = (float(v) for v in factors[index])

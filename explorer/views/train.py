@@ -16,7 +16,7 @@ import vaeflow
 from vaeflow.training import RunInProgressError
 from explorer import data_store, runs_view
 from explorer.training_plots import elbo_figure, overlay_figure, progress
-from explorer.widgets import STREAM, train_config_ui
+from explorer.widgets import STREAM, plan_text, train_config_ui
 
 LIVE_SECONDS = 1.5
 TABLE_SECONDS = 4.0
@@ -71,6 +71,7 @@ def controls_ui(root: str) -> None:
     if st.session_state.pop("train.renew_name", False) or "train.name" not in st.session_state:
         st.session_state["train.name"] = runs_view.new_run_name()
     name = st.text_input("run name", key="train.name", max_chars=64)
+    st.caption(plan_text(config, model_config, data))
     # Started here in the script, not in a callback, so it uses the values just read.
     if st.button("Start", type="primary", key="train.start", icon=":material/play_arrow:"):
         start_run(root, name, config, model_config, data)
