@@ -186,14 +186,16 @@ def train_config_ui(
     epochs = c1.number_input("epochs", 1, 1000, step=1, key=k("epochs"))
     batch_size = c2.select_slider("batch size", BATCH_SIZES, key=k("batch_size"))
     lr_schedule = c1.selectbox("learning-rate schedule", ["constant", "cosine"], key=k("lr_schedule"))
-    patience = c2.number_input("early-stopping patience (0 = off)", 0, 100, step=1, key=k("patience"))
+    patience = c2.number_input("patience (0 = off)", 0, 100, step=1, key=k("patience"),
+                               help="Early stopping: end after this many epochs without a lower val_loss.")
     seed = seed_ui("seed", k("seed"), 0, help="Initialisation, shuffles and noise (and the "
                    "stream's images).")
     extra: dict[str, Any] = {}
     if data == STREAM:
         c1, c2 = st.columns(2)
         extra["stream_epoch_size"] = int(c1.number_input(
-            "fresh images per epoch", 512, 1_000_000, 20_000, 512, key=k("stream_epoch_size")))
+            "images per epoch", 512, 1_000_000, 20_000, 512, key=k("stream_epoch_size"),
+            help="Freshly rendered for every epoch (512 to 1,000,000).")))
         extra["stream_val_size"] = int(c2.number_input(
             "validation images", 64, 100_000, 2_000, 64, key=k("stream_val_size")))
     else:

@@ -99,8 +99,8 @@ def setup_ui() -> Context | None:
     cols[2].selectbox("Cyclic scale", CYCLIC_SCALES, key=KEY + "cyclic_scale")
     cols[3].toggle("Manifold map", value=True, key=KEY + "manifold",
                    help="Images decoded on a grid, drawn behind the points (one batch).")
-    cols[4].toggle("Iso-a / iso-θ curves", value=False, key=KEY + "iso",
-                   help="Encoded sweeps of one true factor with the other held fixed.")
+    cols[4].toggle("Iso-curves", value=False, key=KEY + "iso",
+                   help="Iso-a and iso-θ curves: encoded sweeps of one true factor with the other held fixed.")
     ref = by_name[name]
     try:
         cache.get_model(ref)
@@ -329,12 +329,15 @@ def interpolation_ui(ctx: Context) -> None:
                            "interpolation.png", mime="image/png", key=KEY + "png", on_click="ignore")
 
 
+GRID_COLUMNS = 8  # the default counts (16 samples, 8 reconstructions) fill whole rows
+
+
 @st.fragment
 def prior_samples_ui(ctx: Context) -> None:
     st.subheader("Samples from the prior")
     n, seed = _count_and_seed_ui("prior", most=48, default=16)
     samples = cache.prior_samples(ctx.ref, ctx.latent_dim, n, int(seed))
-    _image(_tile(samples, 6), 2, caption=f"{n} decodes of z ~ N(0, I), seed {seed}")
+    _image(_tile(samples, GRID_COLUMNS), 2, caption=f"{n} decodes of z ~ N(0, I), seed {seed}")
 
 
 @st.fragment
@@ -343,13 +346,15 @@ def reconstruction_grid_ui(ctx: Context) -> None:
     n, seed = _count_and_seed_ui("recon", most=32, default=8)
     rows = tuple(int(r) for r in np.random.default_rng(int(seed)).choice(len(ctx.images), n, replace=False))
     recon = cache.reconstructions(ctx.ref, ctx.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED, rows)
-    # Rows of 6 held-out images, each followed by the row of their reconstructions.
-    def row_of_6(images: np.ndarray) -> np.ndarray:
-        return np.concatenate([images, np.zeros((6 - len(images), *images.shape[1:]), np.uint8)])
+    # Rows of held-out images, each followed by the row of their reconstructions.
+    k = GRID_COLUMNS
 
-    chunks = [np.concatenate([row_of_6(ctx.images[list(rows[i:i + 6])]), row_of_6(recon[i:i + 6])])
-              for i in range(0, n, 6)]
-    _image(_tile(np.concatenate(chunks), 6), 2,
+    def full_row(images: np.ndarray) -> np.ndarray:
+        return np.concatenate([images, np.zeros((k - len(images), *images.shape[1:]), np.uint8)])
+
+    chunks = [np.concatenate([full_row(ctx.images[list(rows[i:i + k])]), full_row(recon[i:i + k])])
+              for i in range(0, n, k)]
+    _image(_tile(np.concatenate(chunks), k), 2,
            caption=f"{n} held-out images (odd rows) above their reconstructions (decoded posterior means)")
 
 
