@@ -195,7 +195,7 @@ def train_config_ui(
         c1, c2 = st.columns(2)
         extra["stream_epoch_size"] = int(c1.number_input(
             "images per epoch", 512, 1_000_000, 20_000, 512, key=k("stream_epoch_size"),
-            help="Freshly rendered for every epoch (512 to 1,000,000).")))
+            help="Freshly rendered for every epoch (512 to 1,000,000)."))
         extra["stream_val_size"] = int(c2.number_input(
             "validation images", 64, 100_000, 2_000, 64, key=k("stream_val_size")))
     else:
