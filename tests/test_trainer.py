@@ -170,7 +170,12 @@ def test_stream_trains_on_fresh_images_and_early_stopping_and_stop_requests_work
     stop.set()  # already requested: the loop stops after its first step
     stopped = train(config.replace(patience=None), TINY, RunDir(tmp_path, "stopped"), stop_event=stop)
     assert stopped.state == "stopped" and stopped.step == 1
-    assert RunDir(tmp_path, "stopped").read_status()["state"] == "stopped"
+    status = RunDir(tmp_path, "stopped").read_status()
+    assert status["state"] == "stopped"
+    # The mid-epoch validation at the stop is in the metrics too, so the page agrees with status.
+    last = RunDir(tmp_path, "stopped").read_metrics()[-1]
+    assert last["kind"] == "end" and last["step"] == 1 == status["step"]
+    assert last["val_loss"] == pytest.approx(status["best_val_loss"])
     assert latest_checkpoint(tmp_path / "stopped" / "checkpoints")["step"] == 1
     assert load_model(tmp_path / "stopped") is not None
 

@@ -290,6 +290,10 @@ class _Loop:
                 bar.close()
         if self.step_in_epoch:  # ended mid-epoch: the newest weights may be the best ones
             val = self.trainer.evaluate(self.source.val_images)
+            # Recorded (kind "end") so the run's files agree with its status on the last step
+            # and the best validation loss.
+            self.emit({"kind": "end", "epoch": self.epoch, "step": self.trainer.step,
+                       **{f"val_{k}": v for k, v in val.items()}, "time": self.elapsed()})
             if math.isfinite(val["loss"]) and self.improves(val["loss"]):
                 self.best_val_loss = val["loss"]
                 self.save_model()
