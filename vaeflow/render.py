@@ -229,13 +229,18 @@ def _field_stage(terms, shear, log_terms, pixels, grid_size: int, image_size: in
     on_valid = (corner_valid[:, None] & corner_valid[None, :])[..., None]
     zmin_bound = tf.reduce_min(tf.where(on_valid, corners, tf.constant(np.inf, p.dtype)), axis=[0, 1])
     image_major = lambda t: tf.transpose(t[::-1], [2, 0, 1])  # (n, S, S), row 0 is y = +extent
-    slope_x, slope_y = _slopes_at_max(p, corners, grid)
+    # Corners on masked nodes (the tanh edge) hold 0, not the field: never take their slopes.
+    slope_x, slope_y = _slopes_at_max(p, best, tf.where(on_valid, corners, tf.constant(-np.inf, p.dtype)), grid)
     return zmin_bound, zmax, image_major(best), image_major(slope_x), image_major(slope_y)
 
 
-def _slopes_at_max(p, corners, grid: PixelGrid):
-    """|∂f/∂x|, |∂f/∂y| (S, S, n) each, at each pixel's highest corner, inside the pixel: where
-    the maximum sits for all but the few pixels holding a peak or a ridge."""
+def _slopes_at_max(p, best, corners, grid: PixelGrid):
+    """|∂f/∂x|, |∂f/∂y| (S, S, n) each where each pixel's maximum `best` sits: at its highest
+    corner, inside the pixel, for most pixels. `corners` (`corner_nodes`) is −inf at corners
+    whose slopes must not be used. A pixel whose maximum is over 3× its highest corner holds a
+    spike (a thin density ridge the grid resolves as a node or two): the field falls from it by
+    best − (highest corner) within about half a pixel, so its slopes are at least twice that
+    drop per px; the corner's gentle slopes would keep the spike's top band over the pixel."""
     values, slopes = corner_slopes(p, corners, grid)
 
     def higher(first, second):
@@ -244,8 +249,10 @@ def _slopes_at_max(p, corners, grid: PixelGrid):
         return tf.where(pick, w, v), (tf.where(pick, hx, gx), tf.where(pick, hy, gy))
 
     c = list(zip(values, slopes))
-    _, (gx, gy) = higher(higher(c[0], c[1]), higher(c[2], c[3]))
-    return tf.abs(gx), tf.abs(gy)
+    top, (gx, gy) = higher(higher(c[0], c[1]), higher(c[2], c[3]))
+    peak = tf.where(best > 3.0 * top, 2.0 * (best - top), 0.0)  # a spike: far above every corner
+    peak = tf.where(tf.math.is_finite(peak), peak, 0.0)
+    return tf.maximum(tf.abs(gx), peak), tf.maximum(tf.abs(gy), peak)
 
 
 @tf.function(jit_compile=True)
