@@ -99,3 +99,28 @@ def test_clicks_decode_and_the_slider_moves_the_frame(page):
     page.wait_for_selector(bu.IDLE)
     _shot(page, "04_dragged_t_slider.png")
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_a_click_sets_endpoint_a_and_its_box_says_which_point(page):
+    """In "A" mode a click on empty space makes A a free point (its dataset box empties), a
+    click on a data point makes A that row (its box shows the row)."""
+    row_box = page.locator(".st-key-explore_row_A input")
+    page.locator(".st-key-explore_click_sets").get_by_text("A", exact=True).click()
+    page.wait_for_selector(bu.IDLE)
+    assert row_box.input_value() != ""  # A starts at a dataset image
+
+    (x, y) = bu.empty_spots(page, 1)[0]
+    bu.click_latent(page, x, y)
+    page.wait_for_function("(sel) => document.querySelector(sel).value === ''",
+                           arg=".st-key-explore_row_A input", timeout=20_000)
+    page.wait_for_selector(bu.IDLE)
+    assert re.search(r"A: z = \([+-]\d", page.inner_text("body"))  # the caption: a free point
+
+    row, (x, y), gap_px = bu.isolated_data_point(page)
+    bu.click_latent(page, x, y)
+    page.wait_for_function("(sel) => document.querySelector(sel).value !== ''",
+                           arg=".st-key-explore_row_A input", timeout=20_000)
+    if gap_px >= 10:
+        assert row_box.input_value() == str(row)
+    _shot(page, "05_clicked_sets_A.png")
+    assert page.locator("[data-testid='stException']").count() == 0

@@ -167,6 +167,7 @@ def _on_map_click(ctx: Context, data_curve: int | None, grid_curve: int | None) 
     target = st.session_state.get(KEY + "click_sets", "view")
     if target in ("A", "B"):
         st.session_state[KEY + target] = point
+        st.session_state[KEY + f"row_{target}"] = point["index"]  # None: a free point, empty box
         st.rerun([MAP_FRAGMENT, VIEW_FRAGMENT, INTERP_FRAGMENT])
     # Only the decoded view changes: the map stays in the browser untouched.
     st.rerun([VIEW_FRAGMENT])
@@ -274,8 +275,10 @@ def decoded_view_ui(ctx: Context) -> None:
 
 
 def _set_endpoint_from_row(ctx: Context, label: str) -> None:
-    row = int(st.session_state[KEY + f"row_{label}"])
-    st.session_state[KEY + label] = ctx.point_of_row(row)
+    row = st.session_state[KEY + f"row_{label}"]
+    if row is None:  # the box was cleared: keep the endpoint
+        return
+    st.session_state[KEY + label] = ctx.point_of_row(int(row))
     st.rerun([MAP_FRAGMENT, INTERP_FRAGMENT])
 
 
@@ -291,10 +294,13 @@ def interpolation_ui(ctx: Context) -> None:
     c_a, c_b, c_method, c_frames = st.columns([1, 1, 1, 1])
     for label, col in (("A", c_a), ("B", c_b)):
         point = st.session_state[KEY + label]
+        row_key = KEY + f"row_{label}"
+        if row_key not in st.session_state:  # the box shows the endpoint's row, empty for a free point
+            st.session_state[row_key] = point.get("index")
         col.number_input(
-            f"{label} = dataset #", min_value=0, max_value=n_rows - 1, step=1,
-            value=int(point["index"]) if point.get("index") is not None else 0,
-            key=KEY + f"row_{label}", on_change=_set_endpoint_from_row, args=(ctx, label),
+            f"{label} = dataset #", min_value=0, max_value=n_rows - 1, step=1, value=None,
+            placeholder="a point of the map", key=row_key,
+            on_change=_set_endpoint_from_row, args=(ctx, label),
         )
         col.caption(f"{label}: " + _describe(ctx, point))
     c_method.radio("Path", ["linear", "spherical"], key=KEY + "method", horizontal=True,
