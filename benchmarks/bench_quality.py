@@ -19,11 +19,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 
 from vaeflow.datasets import generate_dataset  # noqa: E402
 from vaeflow.io import write_json_atomic  # noqa: E402
-from vaeflow.metrics import evaluate  # noqa: E402
+from vaeflow.metrics import bernoulli_floor, evaluate  # noqa: E402
 from vaeflow.models import load_model  # noqa: E402
 
 TARGETS = {"neg_elbo": ("<=", 353.0), "r2_a": (">=", 0.97), "r2_cos_theta": (">=", 0.998),
@@ -38,15 +37,6 @@ ANCHORS = {
 }
 for _anchor in ANCHORS.values():
     _anchor["excess_over_floor"] = round(_anchor["neg_elbo"] - ANCHOR_FLOOR, 1)
-
-
-def bernoulli_floor(images: np.ndarray) -> float:
-    """Mean −log p(x) of a perfect reconstruction under the Bernoulli likelihood: the images'
-    own entropy, Σ −x log x − (1 − x) log(1 − x) over pixels and channels (nats/image)."""
-    x = images.astype(np.float64) / 255
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -(np.where(x > 0, x * np.log(x), 0) + np.where(x < 1, (1 - x) * np.log1p(-x), 0))
-    return float(h.sum(axis=(1, 2, 3)).mean())
 
 
 def main() -> None:

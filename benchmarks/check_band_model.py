@@ -22,7 +22,6 @@ import argparse
 import math
 import os
 import sys
-import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
@@ -33,7 +32,7 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from reference_render import reference_density  # noqa: E402
+from reference_render import draw_study_figure  # noqa: E402
 from vaeflow.datasets import sample_factors  # noqa: E402
 from vaeflow.flows.spec import FlowSpec  # noqa: E402
 
@@ -63,17 +62,9 @@ def painted(v: float, top: int, level0: float, step: float, slopes: tuple[float,
 def band_polygons(a: float, theta: float, spec: FlowSpec):
     import shapely
 
-    g = np.linspace(-spec.extent, spec.extent, spec.grid_size)
-    X, Y = np.meshgrid(g, g)
-    p = reference_density(a, theta, spec).astype(np.float64)
     fig = Figure(figsize=(spec.image_size / 100,) * 2, dpi=100)
     canvas = FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cs = ax.contourf(X, Y, p, levels=spec.levels, cmap=spec.cmap)
-        ax.axis("off")
-        fig.tight_layout(pad=0)
+    ax, cs, p = draw_study_figure(fig, a, theta, spec)
     canvas.draw()
     polygons = []
     for path in cs.get_paths():  # one path per band; rings filled even-odd, in pixel units
@@ -83,7 +74,7 @@ def band_polygons(a: float, theta: float, spec: FlowSpec):
             if len(ring) >= 3:
                 geometry = geometry.symmetric_difference(shapely.Polygon(ring).buffer(0))
         polygons.append(geometry)
-    return p, polygons, cs.levels
+    return p.astype(np.float64), polygons, cs.levels
 
 
 def check_image(a: float, theta: float, spec: FlowSpec) -> list[tuple[int, int, int, bool]]:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import base64
 import dataclasses
 import gc
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 import vaeflow
 from explorer import heldout_store
@@ -145,28 +143,17 @@ def decode_path(ref: ModelRef, path: tuple[tuple[float, ...], ...]) -> np.ndarra
 
 
 @st.cache_data(max_entries=16, show_spinner="Decoding the manifold map…")
-def manifold_mosaic(
-    ref: ModelRef, x_range: tuple[float, float], y_range: tuple[float, float], n: int,
-    latent_dim: int, dims: tuple[int, int],
-) -> np.ndarray:
-    """An n×n mosaic uint8 (n·S, n·S, 3) of images decoded at the cell centres, one batch."""
-    from explorer.images import tile
-
-    centres = latent.cell_centres(x_range, y_range, n)
-    images = latent.decode_uint8(get_model(ref), latent.embed_plane(centres, latent_dim, dims))
-    return tile(images, n, pad=0)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
 def manifold_data_uri(
     ref: ModelRef, x_range: tuple[float, float], y_range: tuple[float, float], n: int,
     latent_dim: int, dims: tuple[int, int],
 ) -> str:
-    """`manifold_mosaic` as a PNG data URI, encoded once (the map figure embeds it)."""
-    mosaic = manifold_mosaic(ref, x_range, y_range, n, latent_dim, dims)
-    buffer = io.BytesIO()
-    Image.fromarray(mosaic).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    """An n×n mosaic of images decoded at the cell centres in one batch, as the PNG data URI
+    the map figure embeds (decoded and encoded once per view)."""
+    from explorer.images import tile, to_png
+
+    centres = latent.cell_centres(x_range, y_range, n)
+    images = latent.decode_uint8(get_model(ref), latent.embed_plane(centres, latent_dim, dims))
+    return "data:image/png;base64," + base64.b64encode(to_png(tile(images, n, pad=0))).decode("ascii")
 
 
 @st.cache_data(max_entries=8, show_spinner="Encoding iso-a and iso-θ sweeps…")

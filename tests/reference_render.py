@@ -32,21 +32,30 @@ def reference_density(a: float, theta: float, spec: FlowSpec | None = None) -> n
     return dist.prob(points).numpy()[..., 0]
 
 
-def reference_render(a: float, theta: float, spec: FlowSpec | None = None) -> np.ndarray:
-    """One image as the study drew it: uint8 (S, S, 3), row 0 is y = +extent."""
+def draw_study_figure(fig, a: float, theta: float, spec: FlowSpec | None = None):
+    """Draw one image onto `fig` as the study did — ``contourf(X, Y, p, levels, cmap)``, axis
+    off, ``tight_layout(pad=0)`` — and return (axes, contour set, density grid p); the caller
+    draws the canvas."""
     spec = spec or FlowSpec()
     g = np.linspace(-spec.extent, spec.extent, spec.grid_size)
     X, Y = np.meshgrid(g, g)
     p = reference_density(a, theta, spec)
-    size = spec.image_size / 100.0
-    fig = Figure(figsize=(size, size), dpi=100)
-    canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ax.contourf(X, Y, p, levels=spec.levels, cmap=spec.cmap)
+        contours = ax.contourf(X, Y, p, levels=spec.levels, cmap=spec.cmap)
         ax.axis("off")
         fig.tight_layout(pad=0)
+    return ax, contours, p
+
+
+def reference_render(a: float, theta: float, spec: FlowSpec | None = None) -> np.ndarray:
+    """One image as the study drew it: uint8 (S, S, 3), row 0 is y = +extent."""
+    spec = spec or FlowSpec()
+    size = spec.image_size / 100.0
+    fig = Figure(figsize=(size, size), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    draw_study_figure(fig, a, theta, spec)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
@@ -62,16 +71,9 @@ def study_render(a: float, theta: float, spec: FlowSpec | None = None) -> np.nda
     import matplotlib.pyplot as plt
 
     spec = spec or FlowSpec()
-    g = np.linspace(-spec.extent, spec.extent, spec.grid_size)
-    X, Y = np.meshgrid(g, g)
-    p = reference_density(a, theta, spec)
     size = spec.image_size / 100.0
     fig = plt.figure(figsize=(size, size), dpi=100)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        plt.contourf(X, Y, p, levels=spec.levels, cmap=spec.cmap)
-        plt.axis("off")
-        plt.tight_layout(pad=0)
+    draw_study_figure(fig, a, theta, spec)
     fig.canvas.draw()
     image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     plt.close(fig)

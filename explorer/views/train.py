@@ -88,9 +88,9 @@ def live_ui(root: str, active: str | None) -> None:
 
 def live_panel(root: str, active: str | None) -> None:
     jobs = runner(root)
-    if active and jobs.active_run() != active:
+    summaries = jobs.list_runs()  # one scan of runs/ per refresh
+    if active and not any(s.name == active and s.state == "running" for s in summaries):
         st.rerun(scope="app")  # the run ended: redraw the page once, then stop polling
-    summaries = jobs.list_runs()
     names = [s.name for s in summaries]
     if not names:
         st.info("No runs yet: pick the data and the hyperparameters, then press Start.")

@@ -185,12 +185,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from vaeflow.models import load_model, save_model
+    from vaeflow.models.io import CONFIG_FILE, WEIGHTS_FILE
 
     try:
         out = save_model(load_model(args.model), args.out, weights_dtype=args.weights_dtype)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    size = sum(f.stat().st_size for f in out.iterdir() if f.name in ("config.json", "weights.npz"))
+    size = sum((out / name).stat().st_size for name in (CONFIG_FILE, WEIGHTS_FILE))
     print(f"wrote {out} ({size / 1e6:.2f} MB, {args.weights_dtype} weights)")
     return 0

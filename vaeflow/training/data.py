@@ -81,7 +81,6 @@ class StreamSource:
         from vaeflow.flows.spec import FlowSpec
 
         self.spec = FlowSpec(image_size=image_size)
-        self.image_size = image_size
         self.seed = config.seed
         self.size = config.stream_epoch_size
         self.repeats = config.stream_repeats
@@ -111,7 +110,7 @@ class StreamSource:
     def epoch_images(self, epoch: int) -> np.ndarray:
         block = epoch // self.repeats
         if self._block is None or self._block[0] != block:
-            images = check_images(self._submit(block).result(), self.image_size, "streamed images")
+            images = check_images(self._submit(block).result(), self.spec.image_size, "streamed images")
             self._pending.pop(block)
             self._block = (block, images)
             self._submit(block + 1)  # render ahead while this block trains

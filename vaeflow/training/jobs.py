@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vaeflow.training.config import TrainConfig
-from vaeflow.training.runs import RunDir, validate_run_name
+from vaeflow.training.runs import RunDir, process_stat, validate_run_name
 
 # Summary columns a run list shows, in this order.
 HYPERPARAMETERS = ("preset", "latent_dim", "beta", "learning_rate", "lr_schedule", "batch_size",
@@ -297,9 +297,8 @@ def _pid_is_training(pid: int, started: int | None) -> bool:
     """Whether `pid` is a live (not zombie) process that started at `started` (clock ticks, as
     recorded in status.json): a pid the OS has since given to another process does not count.
     """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    fields = process_stat(pid)
+    if fields is None:
         if Path("/proc/self/stat").exists():
             return False  # /proc works, so the process is gone
         try:  # no /proc (macOS): fall back to signal 0
@@ -307,7 +306,6 @@ def _pid_is_training(pid: int, started: int | None) -> bool:
         except (ProcessLookupError, PermissionError):
             return False
         return True
-    fields = stat.rsplit(")", 1)[-1].split()
     if fields[0] in ("Z", "X"):  # exited, not yet reaped by its parent
         return False
     return started is None or int(fields[19]) == started

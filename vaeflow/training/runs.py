@@ -176,13 +176,20 @@ class RunDir:
         return "\n".join([line for line in shown if line.strip()][-lines:])
 
 
-def process_start_time(pid: int) -> int | None:
-    """When process `pid` started (clock ticks since boot, from /proc), or None if unknown."""
+def process_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (field 3, the state, comes first),
+    or None when there is no such file."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[-1].split()[19])  # field 22; fields 1-2 end at ")"
+    return stat.rsplit(")", 1)[-1].split()  # fields 1-2 (pid, "(name)") end at the last ")"
+
+
+def process_start_time(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot, from /proc), or None if unknown."""
+    fields = process_stat(pid)
+    return None if fields is None else int(fields[19])  # field 22
 
 
 def _json_number(value: Any) -> Any:
