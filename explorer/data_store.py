@@ -23,26 +23,11 @@ from vaeflow.io import atomic_path
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-# FlowSpec fields that only say how (a, θ) are drawn; the renderer gets (a, θ) explicitly.
-FACTOR_FIELDS = ("a_mean", "a_std", "theta_min", "theta_max")
-
-
-def rendering_spec(spec: "vaeflow.FlowSpec") -> "vaeflow.FlowSpec":
-    """`spec` with its factor fields at their defaults: it renders any (a, θ) identically.
-
-    The renderer compiles once per spec it sees (about 1-2 s here); rendering with this spec,
-    moving the a and θ sliders reuses the compiled renderer instead of paying that every time.
-    """
-    defaults = vaeflow.FlowSpec()
-    return dataclasses.replace(spec, **{f: getattr(defaults, f) for f in FACTOR_FIELDS})
-
-
 def preview(n: int, seed: int, spec: "vaeflow.FlowSpec") -> tuple[np.ndarray, np.ndarray]:
     """The first `n` images and factors of ``generate_dataset(N, seed, spec)`` for any N ≥ n
-    (the same bytes), rendered through `rendering_spec`.
-    """
-    factors = vaeflow.datasets.sample_factors(n, seed, spec)
-    return vaeflow.render_images(factors[:, 0], factors[:, 1], rendering_spec(spec)), factors
+    (the same bytes: each factor has its own seeded stream)."""
+    dataset = vaeflow.generate_dataset(n, seed, spec)
+    return dataset.images, dataset.factors
 
 
 def data_dir() -> Path:

@@ -11,13 +11,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 import vaeflow
-from vaeflow.io import atomic_path
 
 KEEP = 4  # held-out sets of the current renderer kept (one per spec the page was used with)
 _PREFIX = "heldout-"
@@ -61,20 +59,15 @@ def load_or_render(spec_json: str, n: int, seed: int, version: str,
     spec = vaeflow.FlowSpec.from_json(spec_json)
     folder = Path(folder) if folder is not None else cache_dir()
     path = heldout_path(folder, spec_json, n, seed, version)
-    with contextlib.suppress(OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        with np.load(path, allow_pickle=False) as npz:
-            images, factors = npz["images"], npz["factors"]
-        size = spec.image_size
-        if (images.dtype == np.uint8 and images.shape == (n, size, size, 3)
-                and factors.dtype == np.float32 and factors.shape == (n, 2)):
-            return images, factors
+    with contextlib.suppress(OSError, ValueError):  # missing, broken or foreign: render again
+        dataset = vaeflow.load_dataset(path)
+        if dataset.spec == spec and dataset.seed == seed and len(dataset) == n:
+            return dataset.images, dataset.factors
     dataset = vaeflow.generate_dataset(n, seed, spec)
-    images, factors = np.asarray(dataset.images), np.asarray(dataset.factors)
     with contextlib.suppress(OSError):
-        with atomic_path(path) as tmp, open(tmp, "wb") as file:
-            np.savez(file, images=images, factors=factors)  # a file object: no ".npz" appended
+        vaeflow.save_dataset(dataset, path)
         prune(folder, version, keep=path)
-    return images, factors
+    return dataset.images, dataset.factors
 
 
 def prune(folder: Path, version: str, keep: Path | None = None) -> list[Path]:

@@ -70,7 +70,7 @@ def preview_ui(spec: "vaeflow.FlowSpec", seed: int) -> tuple[np.ndarray, np.ndar
 def inspected(spec_json: str, a: float, theta: float):
     """The flow inspector's stage views and the rendered image for one (a, θ)."""
     spec = vaeflow.FlowSpec.from_json(spec_json)
-    image = vaeflow.render_images(np.array([a]), np.array([theta]), data_store.rendering_spec(spec))[0]
+    image = vaeflow.render_images(np.array([a]), np.array([theta]), spec)[0]
     return stage_views(a, theta, spec), image
 
 
