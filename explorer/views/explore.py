@@ -183,29 +183,31 @@ def _describe(ctx: Context, point: dict) -> str:
 
 
 def _figure(ctx: Context, path: np.ndarray | None):
+    """The map figure, and the caption naming its iso-curves' levels (None without curves)."""
     colour_by = st.session_state.get(KEY + "colour_by", "θ")
     manifold = None
     if st.session_state.get(KEY + "manifold", True):
         manifold = cache.manifold_data_uri(ctx.ref, ctx.x_range, ctx.y_range, 15, ctx.latent_dim, ctx.dims)
-    iso_a = iso_theta = None
+    iso_a = iso_theta = iso_levels = None
     if st.session_state.get(KEY + "iso", False):
         try:
             iso_a_full, iso_theta_full, a_levels, theta_levels = cache.iso_curves(ctx.ref, ctx.spec_json)
             iso_a, iso_theta = iso_a_full[..., list(ctx.dims)], iso_theta_full[..., list(ctx.dims)]
-            st.session_state[KEY + "iso_levels"] = (
+            iso_levels = (
                 "iso-a (solid): a = " + ", ".join(f"{a:.1f}" for a in a_levels) + ", θ swept · "
                 "iso-θ (dashed): θ = " + ", ".join(f"{t:.2f}" for t in theta_levels) + ", a swept")
         except ValueError as error:
             st.warning(f"Iso-factor curves unavailable: {error}")
     endpoints = {k: st.session_state[KEY + k]["xy"] for k in ("A", "B") if KEY + k in st.session_state}
     x_name, y_name = (f"z{d + 1}" for d in ctx.dims)
-    return latent_map_figure(
+    figure = latent_map_figure(
         ctx.means[:, list(ctx.dims)], ctx.factors, x_range=ctx.x_range, y_range=ctx.y_range,
         colour_by=colour_by, cyclic_scale=st.session_state.get(KEY + "cyclic_scale", "Twilight"),
         theta_range=(ctx.spec.theta_min, ctx.spec.theta_max), manifold=manifold,
         iso_a=iso_a, iso_theta=iso_theta, path=path, endpoints=endpoints,
         axis_titles=(x_name, y_name),
     )
+    return figure, iso_levels
 
 
 def _path(ctx: Context, n: int) -> np.ndarray | None:
@@ -220,7 +222,7 @@ def _path(ctx: Context, n: int) -> np.ndarray | None:
 def latent_map_ui(ctx: Context) -> None:
     """The clickable map: dataset, manifold map, iso-curves, the A → B path."""
     path = _path(ctx, 64)
-    figure = _figure(ctx, None if path is None else path[:, list(ctx.dims)])
+    figure, iso_levels = _figure(ctx, None if path is None else path[:, list(ctx.dims)])
     numbers = trace_numbers(figure)
     st.plotly_chart(
         figure, key=KEY + "map", on_select=functools.partial(
@@ -232,8 +234,8 @@ def latent_map_ui(ctx: Context) -> None:
         config={"displaylogo": False, "scrollZoom": True, "doubleClickDelay": 120},
     )
     st.caption("Click a point or anywhere on the map to decode it. Drag to pan, scroll to zoom.")
-    if st.session_state.get(KEY + "iso", False) and KEY + "iso_levels" in st.session_state:
-        st.caption(st.session_state[KEY + "iso_levels"])
+    if iso_levels:
+        st.caption(iso_levels)
 
 
 @st.fragment(key=VIEW_FRAGMENT)
