@@ -105,7 +105,9 @@ class IsotropicNormal2D(tfd.Distribution):
     The same law as ``tfd.MultivariateNormalDiag(scale_diag=[scale, scale])``, with the
     log-density written as one expression, −|z|²/(2 scale²) − log(2π scale²), so that XLA fuses
     the sum over the event into the elementwise work (TFP's diagonal normal sums per-coordinate
-    log-densities in a separate pass, which made it 5× slower on the renderer's grids).
+    log-densities in a separate pass). The renderer no longer goes through it, but the Dataset
+    page's flow inspector does: with TFP's `MultivariateNormalDiag` its stage views took 90 ms
+    instead of 44 ms per (a, θ) (2026-11-26).
 
     Arguments:
         scale: positive standard deviation per axis, any shape (the batch shape).
