@@ -188,9 +188,13 @@ def run_export(args: argparse.Namespace) -> int:
     from vaeflow.models.io import CONFIG_FILE, WEIGHTS_FILE
 
     try:
-        out = save_model(load_model(args.model), args.out, weights_dtype=args.weights_dtype)
-    except (ValueError, OSError) as error:
+        model = load_model(args.model)
+        out = save_model(model, args.out, weights_dtype=args.weights_dtype)
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot write the model to {args.out}: {error.strerror or error}", file=sys.stderr)
         return 2
     size = sum((out / name).stat().st_size for name in (CONFIG_FILE, WEIGHTS_FILE))
     print(f"wrote {out} ({size / 1e6:.2f} MB, {args.weights_dtype} weights)")
