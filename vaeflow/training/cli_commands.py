@@ -189,8 +189,12 @@ def run_export(args: argparse.Namespace) -> int:
 
     try:
         model = load_model(args.model)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
         out = save_model(model, args.out, weights_dtype=args.weights_dtype)
-    except ValueError as error:
+    except ValueError as error:  # a weight that does not fit the storage dtype
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
