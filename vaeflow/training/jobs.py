@@ -109,6 +109,8 @@ class JobRunner:
         if len(active) >= self.max_active:
             raise RunInProgressError(
                 f"run {active[0]!r} is still training; stop it before starting {name!r}")
+        if run.is_locked():  # e.g. a `python -m vaeflow train` started outside this runner
+            raise RunInProgressError(f"run {name!r} is being trained by another process")
         if resume:
             if not run.read_config():
                 raise ValueError(f"run name {name!r} has no saved run to resume")

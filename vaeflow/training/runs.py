@@ -14,17 +14,25 @@ last line that is still being written.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import math
 import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from vaeflow.io import write_json_atomic, write_text_atomic
 
 STATES = ("running", "done", "failed", "stopped")
+LOCK_FILE = ".lock"
+
+
+class RunLockedError(RuntimeError):
+    """Another process holds the run's writer lock: it is training that run right now."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -77,6 +85,7 @@ class RunDir:
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     model_dir = property(lambda self: self.path / "model")
     tb_dir = property(lambda self: self.path / "tb")
+    lock_path = property(lambda self: self.path / LOCK_FILE)
 
     def exists(self) -> bool:
         return self.path.is_dir()
@@ -84,6 +93,49 @@ class RunDir:
     def create(self) -> "RunDir":
         self.path.mkdir(parents=True, exist_ok=True)
         return self
+
+    # the writer lock ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator["RunDir"]:
+        """Hold the run's writer lock for the block, so one process at a time writes this run.
+
+        The lock is an ``fcntl.flock`` on ``<run>/.lock`` (created on demand), released by the OS
+        when the holder exits, even on ``kill -9``; the file keeps the holder's pid for messages.
+
+        Raises:
+            RunLockedError: naming the run and the pid of the process that holds it; nothing
+                in the run has been touched.
+        """
+        self.create()
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                    raise
+                raise RunLockedError(
+                    f"run {self.name!r} ({str(self.path)!r}) is being trained by another process"
+                    f"{_holder(fd)}; stop it first, or wait for it to finish") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield self
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def is_locked(self) -> bool:
+        """Whether a process holds the run's writer lock now."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     # config.json -----------------------------------------------------------------------------
     def write_config(self, config: dict[str, Any]) -> None:
@@ -181,6 +233,12 @@ class RunDir:
         # A progress bar redraws its line with \r: keep what a terminal would show.
         shown = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
         return "\n".join([line for line in shown if line.strip()][-lines:])
+
+
+def _holder(fd: int) -> str:
+    """The holder's pid from a lock file, as " (pid N)"; empty before the holder has written it."""
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return f" (pid {text})" if text.isdigit() else ""
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:
