@@ -13,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from vaeflow.colormaps import CMAPS as _CMAPS  # the maps the renderer can paint without matplotlib
 from vaeflow import validate as _check
 from vaeflow.records import JsonRecord
+
+# The colour maps a FlowSpec may name: those whose tables vaeflow.rendering.colormaps holds, so
+# the renderer paints them without matplotlib.
+CMAPS = ("hot", "viridis", "magma", "inferno", "plasma", "gray", "bone", "copper", "cool")
 
 # What the renderer can draw on a desktop machine, per field: [low, high] (for `shift` and
 # `scale`, the magnitude of each entry). `base_scale`, `a_std` and `extent` must also be > 0.
@@ -105,10 +108,10 @@ class FlowSpec(JsonRecord):
             raise ValueError(
                 f"FlowSpec.theta_max must exceed theta_min, got [{self.theta_min}, {self.theta_max})"
             )
-        if not isinstance(self.cmap, str) or self.cmap not in _CMAPS:
-            raise ValueError(f"FlowSpec.cmap must be one of {_CMAPS}, got {self.cmap!r}")
+        if not isinstance(self.cmap, str) or self.cmap not in CMAPS:
+            raise ValueError(f"FlowSpec.cmap must be one of {CMAPS}, got {self.cmap!r}")
 
     @staticmethod
     def cmaps() -> tuple[str, ...]:
-        return _CMAPS
+        return CMAPS
 
