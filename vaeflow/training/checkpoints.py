@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
-from vaeflow.io import write_json_atomic
+from vaeflow.io import atomic_directory, write_json_atomic
 
 
 class CheckpointError(ValueError):
@@ -59,15 +58,10 @@ def save_checkpoint(directory: str | os.PathLike, checkpoint: tf.train.Checkpoin
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / _step_dir_name(step)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=directory))
-    try:
+    # Replaces `final` when the same step is saved twice (a stop right after an epoch's save).
+    with atomic_directory(final) as staging:
         checkpoint.write(str(staging / "ckpt"))
         write_json_atomic(staging / "state.json", {**state, "step": step})
-        if final.exists():  # the same step saved twice (stop right after an epoch's save)
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     write_json_atomic(directory / "latest.json", {"dir": final.name, "step": step})
     for old in directory.glob("step-*"):
         if old.name != final.name:

@@ -12,8 +12,6 @@ import contextlib
 import dataclasses
 import math
 import os
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,6 +22,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from vaeflow.devices import training_device
+from vaeflow.io import atomic_directory
 from vaeflow.training.checkpoints import latest_checkpoint, restore_checkpoint, save_checkpoint
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.data import make_source
@@ -65,17 +64,8 @@ def _save_model_atomic(model: keras.Model, directory: Path) -> None:
     """`vaeflow.save_model` into a temporary sibling, then swap it into `directory`."""
     from vaeflow.models import save_model
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    old = directory.with_name(f".{directory.name}.old")
-    try:
+    with atomic_directory(directory) as staging:
         save_model(model, staging)
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            os.replace(directory, old)
-        os.replace(staging, directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str | os.PathLike | None = None,
