@@ -182,8 +182,10 @@ def setup_ui() -> Context | None:
     ref = by_name[name]
     try:
         cache.get_model(ref)
-        spec = cache.spec_for(ref)
-        spec_json = spec.to_json()
+        source = cache.data_source(ref)
+        for warning in source.warnings:  # a missing or replaced dataset is said, never hidden
+            st.warning(warning, icon=":material/warning:")
+        spec_json = source.spec.to_json()
         images, factors = cache.heldout_set(spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
         means = cache.heldout_means(ref, spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
     except ValueError as error:
