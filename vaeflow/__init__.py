@@ -16,7 +16,7 @@ quiet_tensorflow_start()
 
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.flows.chain import flow_distribution, flow_stages, stage_distributions
-from vaeflow.render import density_grid, render_images
+from vaeflow.rendering import density_grid, render_images
 from vaeflow.datasets import (
     FlowDataset,
     generate_dataset,

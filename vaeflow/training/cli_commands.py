@@ -39,6 +39,8 @@ _TRAIN_FLAGS = {
     "jit": ("jit_compile", str, "XLA for the train step: auto | on | off"),
     "distribute": ("distribute", str, "auto | none | mirrored | multi_worker"),
 }
+# `train`'s exit code when another process is training the run (nothing was changed).
+EXIT_RUN_LOCKED = 3
 _MODEL_FLAGS = {"latent_dim": "latent_dim", "likelihood": "likelihood"}
 
 
@@ -141,6 +143,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
 def run_train(args: argparse.Namespace) -> int:
     from vaeflow.devices import training_device
     from vaeflow.training.loop import train
+    from vaeflow.training.runs import RunLockedError
     from vaeflow.training.trainer import NonFiniteLossError
 
     try:
@@ -154,6 +157,9 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         result = train(config, model_config, args.run_dir, resume=args.resume,
                        progress=not args.no_progress, echo=True)
+    except RunLockedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_RUN_LOCKED
     except (ValueError, OSError, NonFiniteLossError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
