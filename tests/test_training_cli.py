@@ -70,6 +70,7 @@ def test_evaluate_refuses_a_missing_model(tmp_path, capsys):
     assert "no model" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_then_evaluate_from_the_command_line(tmp_path, capsys):
     from training_util import small_dataset
 
