@@ -7,7 +7,6 @@ The run directories are the only state (so a reload or a second tab finds the sa
 from __future__ import annotations
 
 import datetime
-import os
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence

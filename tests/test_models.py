@@ -247,7 +247,6 @@ def test_save_then_load_gives_the_same_outputs_and_config(tmp_path) -> None:
 def test_float16_weights_halve_the_file_and_load_back_as_float32(tmp_path) -> None:
     keras.utils.set_random_seed(1)
     model = VAE(ModelConfig())
-    x = _images(4)
     full = save_model(model, tmp_path / "full")
     half = save_model(model, tmp_path / "half", weights_dtype="float16")
     size = lambda d: (d / "weights.npz").stat().st_size

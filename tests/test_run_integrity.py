@@ -1,14 +1,12 @@
 """A run directory's history under faults: one writer, resume without losing or doubling records,
 no poisoned checkpoints, no leaked temporary files, disk-full failures recorded."""
 
-import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from training_util import TINY, small_dataset, vaeflow_env, weights
+from training_util import TINY, small_dataset
 from vaeflow.cli import main
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.jobs import JobRunner, RunInProgressError

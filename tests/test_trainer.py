@@ -1,7 +1,6 @@
 """The trainer: steps, loss, NaN handling, save/load, determinism, resume after a kill."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -1,6 +1,5 @@
 """The `train` / `evaluate` subcommands: flags become validated configs; bad input exits cleanly."""
 
-import argparse
 import json
 
 import pytest

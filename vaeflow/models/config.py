@@ -165,7 +165,7 @@ def _widths(config: ModelConfig, name: str, value: Any) -> tuple[int, ...]:
     try:
         widths = tuple(value)
     except TypeError:
-        raise ValueError(f"ModelConfig.{name} must be a sequence of positive integers, got {value!r}")
+        raise ValueError(f"ModelConfig.{name} must be a sequence of positive integers, got {value!r}") from None
     for w in widths:
         if isinstance(w, bool) or not isinstance(w, (int, float)) or int(w) != w or not 1 <= w <= 8192:
             raise ValueError(
