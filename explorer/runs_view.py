@@ -77,9 +77,14 @@ def steps_per_epoch_estimate(train_config: Mapping[str, Any], n_images: int | No
         return None
     if train_config.get("stream"):
         return max(1, int(train_config.get("stream_epoch_size", 0)) // batch)
-    if not n_images:
+    if not n_images or n_images < 2:
         return None
-    n_train = n_images - int(round(n_images * float(train_config.get("val_fraction", 0.1))))
+    from vaeflow.datasets import split_sizes  # the trainer's own rule (imports TensorFlow)
+
+    try:
+        n_train, _ = split_sizes(n_images, train_config.get("val_fraction", 0.1))
+    except ValueError:  # a damaged config: no estimate rather than a broken page
+        return None
     return max(1, n_train // batch)
 
 

@@ -47,10 +47,10 @@ def test_a_run_is_drawn_with_the_spec_of_its_dataset(tmp_path):
     (run / "config.json").write_text(json.dumps({"train": {"data": str(data)}, "model": {}}))
     ref = cache.ModelRef("run", str(run), "")
     assert cache.spec_for(ref) == spec
-    # a missing dataset file falls back to the study's spec rather than failing the page
+    # a missing dataset file: the study's spec, with a warning that names the file
     (run / "config.json").write_text(json.dumps({"train": {"data": str(tmp_path / "gone.npz")}}))
-    assert cache.spec_for(ref) == vaeflow.FlowSpec()
-
+    source = cache.data_source(ref)
+    assert source.spec == vaeflow.FlowSpec() and "gone.npz" in source.warnings[0]
 
 
 def test_prior_samples_are_the_metrics_prior_samples_in_uint8(tmp_path):
