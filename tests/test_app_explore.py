@@ -291,7 +291,6 @@ def test_an_untrained_model_is_called_collapsed(app):
 
 
 def _compare_page(monkeypatch, tiny_model_dir, tmp_path) -> AppTest:
-    import shutil
 
     import keras
 
