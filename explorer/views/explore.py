@@ -292,7 +292,7 @@ def _context(ref: cache.ModelRef) -> Context | None:
     except ValueError as error:
         st.error(f"Cannot use model {ref.name!r}: {error}")
         return None
-    return Context(ref, spec_json, source.spec, images, factors, means, (0, 1), (-3.0, 3.0), (-3.0, 3.0))
+    return Context(ref, spec_json, spec, images, factors, means, (0, 1), (-3.0, 3.0), (-3.0, 3.0))
 
 
 def _on_plane(ctx: Context, dims: tuple[int, int]) -> Context:
