@@ -35,7 +35,8 @@ def posterior_kl(model: Any, images: Any, batch_size: int = 512) -> np.ndarray:
         float32 (N,).
     """
     prior = model.prior()
-    kls = [np.asarray(model.encode(x).kl_divergence(prior), dtype=np.float32) for x in _unit_batches(images, batch_size)]
+    kls = [np.asarray(model.encode(x).kl_divergence(prior), dtype=np.float32)
+           for x in _unit_batches(images, batch_size)]
     return np.concatenate(kls, axis=0)
 
 
