@@ -21,7 +21,7 @@ import math
 import os
 import zipfile
 import zlib
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -310,21 +310,21 @@ def read_header(path: str | os.PathLike, *, max_bytes: int | None = None) -> Dat
         FileNotFoundError: if `path` does not exist.
         DatasetFileError (a ValueError): naming `path`, for a file `load_dataset` would refuse.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no dataset file at {path}")
-    with _open_archive(path) as archive:
-        return _read_header(archive, path, max_dataset_bytes() if max_bytes is None else max_bytes)
+    with _checked_archive(os.fspath(path), max_bytes) as (_, header):
+        return header
 
 
 @contextlib.contextmanager
-def _open_archive(path: str):
+def _checked_archive(path: str, max_bytes: int | None) -> Iterator[tuple[zipfile.ZipFile, DatasetHeader]]:
+    """The open archive at `path` with its header, once `_read_header` has accepted it."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no dataset file at {path}")
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile, ValueError, EOFError) as err:
         raise DatasetFileError(f"{path} is truncated, corrupted or not an .npz: {_what_it_is(path, err)}") from None
     with archive:
-        yield archive
+        yield archive, _read_header(archive, path, max_dataset_bytes() if max_bytes is None else max_bytes)
 
 
 def _what_it_is(path: str, err: Exception) -> str:
@@ -435,10 +435,7 @@ def load_dataset(path: str | os.PathLike, *, max_bytes: int | None = None) -> Fl
             size limits of `read_header`. Never MemoryError or RecursionError.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no dataset file at {path}")
-    with _open_archive(path) as archive:
-        header = _read_header(archive, path, max_dataset_bytes() if max_bytes is None else max_bytes)
+    with _checked_archive(path, max_bytes) as (archive, header):
         images = _read_member(archive, "images", path)
         factors = _read_member(archive, "factors", path)
     try:
