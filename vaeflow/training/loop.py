@@ -24,7 +24,8 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from vaeflow.devices import training_device
-from vaeflow.training.checkpoints import latest_checkpoint, restore_checkpoint, save_checkpoint
+from vaeflow.io import describe_os_error, is_disk_full
+from vaeflow.training.checkpoints import CheckpointError, StepCheckpoints, latest_checkpoint
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.data import make_source
 from vaeflow.training.process import RunLog, StopFlag
@@ -78,7 +79,8 @@ def _save_model_atomic(model: keras.Model, directory: Path) -> None:
 
 
 def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str | os.PathLike | None = None,
-          *, resume: bool = False, build_model: Callable[[], keras.Model] | None = None,
+          *, resume: bool = False, restart: bool = False,
+          build_model: Callable[[], keras.Model] | None = None,
           progress: bool = False, echo: bool = False, stop_event: threading.Event | None = None,
           strategy: tf.distribute.Strategy | None = None) -> TrainResult:
     """Train a VAE as `config` says, writing everything into `run_dir`.
@@ -88,8 +90,14 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
         model_config: the architecture (a `vaeflow.ModelConfig`); ignored when `build_model` is
             given (tests use tiny stand-ins).
         run_dir: a `RunDir` or a path ``runs/NAME``; None trains without writing files.
-        resume: continue from the run's last checkpoint (same step, epoch, best val_loss);
-            False refuses a directory that already holds a run.
+        resume: continue from the run's newest good checkpoint (same step, epoch, best
+            val_loss); False refuses a directory that already holds a run. A run whose
+            checkpoints are all gone resumes only if it has no history yet (no metrics, no
+            model); otherwise it is refused unless `restart`. The run's config.json is
+            rewritten with `config` only once the checkpoint has loaded and a validation with
+            it was finite, so a resume that fails leaves the run resumable as it was.
+        restart: with `resume`, train the run again from step 0, deleting its metrics,
+            model, checkpoints and TensorBoard events first (never done without it).
         progress: show a tqdm bar on stderr.
         echo: copy log lines to stderr.
         stop_event: when set (or on SIGTERM/SIGINT in the main thread) the loop finishes the
@@ -114,28 +122,35 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
         # go to workers/worker-<i>/ inside it, so nothing is written twice to one path.
         run = RunDir(run.path / "workers", f"worker-{strategy.cluster_resolver.task_id}")
     if run is None:
-        return _train_and_record(config, model_config, None, resume, build_model, progress, echo,
-                                 stop_event, strategy)
+        return _train_and_record(config, model_config, None, _Start(), build_model, progress,
+                                 echo, stop_event, strategy)
     # Held for the whole run, before anything in the directory is read or written: a second
     # writer (another CLI, the app, a notebook) is refused and changes nothing.
     with run.lock():
-        _prepare_run_dir(run, config, model_config if build_model is None else None, resume)
-        return _train_and_record(config, model_config, run, resume, build_model, progress, echo,
+        start = _prepare_run_dir(run, config, model_config if build_model is None else None,
+                                 resume, restart)
+        return _train_and_record(config, model_config, run, start, build_model, progress, echo,
                                  stop_event, strategy)
 
 
-def _train_and_record(config, model_config, run, resume, build_model, progress, echo, stop_event,
+def _train_and_record(config, model_config, run, start, build_model, progress, echo, stop_event,
                       strategy) -> TrainResult:
     """`_train` with the stop flag and log installed; a failure is recorded in status.json."""
     stop = StopFlag(stop_event)
     stop.install()
     log = RunLog(run, echo)
     try:
-        return _train(config, model_config, run, resume, build_model, progress, stop, log, strategy)
+        return _train(config, model_config, run, start, build_model, progress, stop, log, strategy)
     except BaseException as error:
-        message = f"{type(error).__name__}: {error}"[:4000]
+        if isinstance(error, OSError) or is_disk_full(error):
+            message = describe_os_error(error, run.path if run is not None else "")
+        else:
+            message = f"{type(error).__name__}: {error}"[:4000]
         if run is not None:
-            run.write_status("failed", error=message, pid=os.getpid())
+            try:
+                run.write_status("failed", error=message, pid=os.getpid())
+            except OSError as status_error:
+                log(f"could not record the failure in status.json: {status_error}")
         log(f"FAILED {message}")
         raise
     finally:
@@ -143,20 +158,51 @@ def _train_and_record(config, model_config, run, resume, build_model, progress, 
         log.close()
 
 
-def _prepare_run_dir(run: RunDir, config: TrainConfig, model_config: Any, resume: bool) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Start:
+    """How a run starts: fresh, resumed or restarted, and the config.json it should end with."""
+
+    resume: bool = False
+    restart: bool = False
+    config_record: dict[str, Any] | None = None  # written once the resume is known to work
+    changes: tuple[str, ...] = ()  # TrainConfig/ModelConfig fields this resume changes
+    swept: tuple[str, ...] = ()  # temporary files killed writers had left
+
+
+def _prepare_run_dir(run: RunDir, config: TrainConfig, model_config: Any, resume: bool,
+                     restart: bool) -> _Start:
+    """Check `run` can start as asked (holding its lock), sweep what killed writers left and
+    mark it running. A fresh run's config.json is written now; a resume's later (`_Start`).
+    """
     saved = run.read_config()
+    if restart and not resume:
+        raise ValueError("restart=True (--restart) starts an existing run over; it needs "
+                         "resume=True (--resume)")
     if resume:
         if not saved:
             raise ValueError(f"run_dir {str(run.path)!r} has no run to resume")
+        if not restart and latest_checkpoint(run.checkpoints_dir) is None and run.has_history():
+            raise ValueError(
+                f"run_dir {str(run.path)!r} has no usable checkpoint in "
+                f"{str(run.checkpoints_dir)!r} to resume from; its metrics and model are kept. "
+                "Pass restart=True (--restart) to train it again from step 0, deleting them")
     elif saved or run.metrics_path.exists() or run.checkpoints_dir.exists():
         raise ValueError(f"run_dir {str(run.path)!r} already holds a run; pass resume=True "
                          "(--resume) or choose another name")
-    run.create()
+    swept = run.sweep_temporaries()
     record = {"train": config.to_dict()}
     if model_config is not None:
         record["model"] = _model_config_dict(model_config)
-    run.write_config({**saved, **record})
+    record = {**saved, **record}
+    changes = tuple(f"{part}.{key}" for part in ("train", "model")
+                    for key in sorted(set(saved.get(part) or {}) | set(record.get(part) or {}))
+                    if (saved.get(part) or {}).get(key) != (record.get(part) or {}).get(key))
+    if not resume:
+        run.write_config(record)
     run.write_status("running", pid=os.getpid(), device=training_device())
+    return _Start(resume=resume, restart=restart, config_record=record if resume else None,
+                  changes=changes if resume and not restart else (),
+                  swept=tuple(p.name for p in swept))
 
 
 @contextlib.contextmanager
@@ -176,13 +222,13 @@ def _cpu_op_determinism():
             framework_config.disable_op_determinism()
 
 
-def _train(config, model_config, run, resume, build_model, progress, stop, log, strategy) -> TrainResult:
+def _train(config, model_config, run, start, build_model, progress, stop, log, strategy) -> TrainResult:
     with _cpu_op_determinism():
-        return _train_deterministically(config, model_config, run, resume, build_model, progress,
+        return _train_deterministically(config, model_config, run, start, build_model, progress,
                                         stop, log, strategy)
 
 
-def _train_deterministically(config, model_config, run, resume, build_model, progress, stop, log,
+def _train_deterministically(config, model_config, run, start, build_model, progress, stop, log,
                              strategy) -> TrainResult:
     build_model = build_model or _default_build_model(model_config)
     started = time.perf_counter()
@@ -197,9 +243,17 @@ def _train_deterministically(config, model_config, run, resume, build_model, pro
         log(f"device: {training_device()}; replicas: {trainer.replicas}; data: {source.label} "
             f"({source.epoch_size} images/epoch, {len(source.val_images)} validation); "
             f"jit_compile: {trainer.jit_compile}; prepared in {time.perf_counter() - started:.1f}s")
+        if start.swept:
+            log(f"removed {len(start.swept)} temporary file(s) left by interrupted writes: "
+                + ", ".join(start.swept))
         loop = _Loop(config, trainer, source, run, steps_per_epoch, stop, log, progress)
-        if resume and run is not None:
-            loop.restore()
+        if run is not None and start.restart:
+            _clear_history(run)
+            run.write_config(start.config_record)
+            log("restarted: deleted the run's metrics, model, checkpoints and TensorBoard events")
+        elif run is not None and start.resume:
+            loop.restore(start.changes)
+            loop.pending_config = start.config_record
         return loop.run()
     finally:
         source.close()
@@ -217,26 +271,48 @@ class _Loop:
         self.bad_epochs = 0
         self.elapsed_before = 0.0  # training seconds of earlier segments (resume)
         self.checkpoint_dir = None if run is None else run.checkpoints_dir
+        self.checkpoints = None if run is None else StepCheckpoints(
+            run.checkpoints_dir, trainer.checkpoint,
+            [*trainer.model.weights, *trainer.optimizer.variables])
+        self.pending_config: dict[str, Any] | None = None  # a resume's config.json, not yet proven
+        self.validated = False  # a finite validation since this segment began
+        self.epoch_sums, self.epoch_steps = dict.fromkeys(TERMS, 0.0), 0
+        self.window_sums, self.window_steps = dict.fromkeys(TERMS, 0.0), 0
         self.writer = None
         self.segment_start = self.last_checkpoint_time = time.perf_counter()
 
     # state ------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
+        # The partial sums make a resumed epoch's and window's records equal to those of an
+        # uninterrupted run (the same floats added in the same order).
         return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
                 "best_val_loss": self.best_val_loss, "bad_epochs": self.bad_epochs,
-                "elapsed_s": self.elapsed()}
+                "elapsed_s": self.elapsed(),
+                "epoch_sums": self.epoch_sums, "epoch_steps": self.epoch_steps,
+                "window_sums": self.window_sums, "window_steps": self.window_steps}
 
-    def restore(self) -> None:
-        state = restore_checkpoint(self.checkpoint_dir, self.trainer.checkpoint)
-        if state is None:
-            self.log(f"no checkpoint in {self.rundir.checkpoints_dir}; starting from step 0")
-            self.rundir.truncate_metrics(0)
+    def restore(self, changes: tuple[str, ...] = ()) -> None:
+        try:
+            state = self.checkpoints.restore()
+        except CheckpointError as error:
+            if changes:
+                raise CheckpointError(f"{error}; this resume changes {', '.join(changes)}: "
+                                      "resume without those changes") from None
+            raise
+        if state is None:  # a run with no history yet (checked before): a fresh start
+            self.log(f"no checkpoint in {self.rundir.checkpoints_dir} and no history; "
+                     "starting from step 0")
             return
         self.epoch, self.step_in_epoch = int(state["epoch"]), int(state["step_in_epoch"])
         self.best_val_loss = state["best_val_loss"]
         self.bad_epochs = int(state["bad_epochs"])
         self.elapsed_before = float(state["elapsed_s"])
-        self.rundir.truncate_metrics(self.trainer.step)
+        if "epoch_sums" in state:  # absent in checkpoints of earlier versions
+            self.epoch_sums, self.epoch_steps = dict(state["epoch_sums"]), int(state["epoch_steps"])
+            self.window_sums = dict(state["window_sums"])
+            self.window_steps = int(state["window_steps"])
+        self.trainer.use_configured_learning_rate()
+        self.rundir.truncate_metrics(self.trainer.step, completed_epochs=self.epoch)
         self.log(f"resumed from step {self.trainer.step} (epoch {self.epoch}, "
                  f"{self.step_in_epoch} steps into it)")
 
@@ -244,9 +320,15 @@ class _Loop:
         return self.elapsed_before + time.perf_counter() - self.segment_start
 
     def checkpoint(self) -> None:
-        if self.checkpoint_dir is not None:
-            save_checkpoint(self.checkpoint_dir, self.trainer.checkpoint, self.trainer.step,
-                            self.state())
+        """Save the step checkpoint, if the weights are all finite (else fail the run: a
+        checkpoint with a NaN in it must never count as the last good one)."""
+        if self.checkpoints is not None:
+            if not self.checkpoints.finite():
+                self.fail_non_finite("weights", {})
+            self.checkpoints.save(self.trainer.step, self.state())
+            if self.pending_config is not None and self.validated:
+                self.rundir.write_config(self.pending_config)
+                self.pending_config = None
         self.last_checkpoint_time = time.perf_counter()
 
     def emit(self, record: dict[str, Any]) -> None:
@@ -274,8 +356,8 @@ class _Loop:
 
     def fail_non_finite(self, where: str, terms: dict[str, float]) -> None:
         last = self.checkpoint_dir and _describe_checkpoint(self.checkpoint_dir)
-        message = (f"non-finite {where} at step {self.trainer.step} (epoch {self.epoch + 1}): "
-                   + ", ".join(f"{k}={v}" for k, v in terms.items())
+        message = (f"non-finite {where} at step {self.trainer.step} (epoch {self.epoch + 1})"
+                   + "".join(f"{': ' if i == 0 else ', '}{k}={v}" for i, (k, v) in enumerate(terms.items()))
                    + f"; kept the last good checkpoint ({last or 'none yet'}). "
                    "Try a lower learning rate.")
         raise NonFiniteLossError(message)
@@ -306,6 +388,7 @@ class _Loop:
             # and the best validation loss.
             self.emit({"kind": "end", "epoch": self.epoch, "step": self.trainer.step,
                        **{f"val_{k}": v for k, v in val.items()}, "time": self.elapsed()})
+            self.validated = all(math.isfinite(v) for v in val.values())
             if math.isfinite(val["loss"]) and self.improves(val["loss"]):
                 self.best_val_loss = val["loss"]
                 self.save_model()
@@ -324,8 +407,11 @@ class _Loop:
         """Train the rest of the current epoch, then validate. Returns (state, reason) to end."""
         config, trainer = self.config, self.trainer
         images = self.source.epoch_images(self.epoch)
-        epoch_sums, epoch_steps = dict.fromkeys(TERMS, 0.0), 0
-        window_sums, window_steps = dict.fromkeys(TERMS, 0.0), 0
+        if self.step_in_epoch == 0:
+            self.epoch_sums, self.epoch_steps = dict.fromkeys(TERMS, 0.0), 0
+            self.window_sums, self.window_steps = dict.fromkeys(TERMS, 0.0), 0
+        # Rates count this segment's steps only (a resumed epoch's sums hold earlier ones).
+        timed_epoch_steps = timed_window_steps = 0
         window_start = epoch_start = time.perf_counter()
         for batch in trainer.distribute(images, skip_batches=self.step_in_epoch):
             terms = trainer.train_step(batch)
@@ -333,20 +419,23 @@ class _Loop:
             if not all(math.isfinite(v) for v in terms.values()):
                 self.fail_non_finite("training loss", terms)
             for name in TERMS:
-                window_sums[name] += terms[name]
-                epoch_sums[name] += terms[name]
-            window_steps += 1
-            epoch_steps += 1
+                self.window_sums[name] += terms[name]
+                self.epoch_sums[name] += terms[name]
+            self.window_steps += 1
+            self.epoch_steps += 1
+            timed_window_steps += 1
+            timed_epoch_steps += 1
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{terms['loss']:.1f}", epoch=self.epoch + 1)
-            if window_steps == config.steps_per_window:
+            if self.window_steps == config.steps_per_window:
                 now = time.perf_counter()
                 self.emit({"kind": "window", "epoch": self.epoch + 1, "step": trainer.step,
-                           **{k: v / window_steps for k, v in window_sums.items()},
-                           "images_per_s": window_steps * config.batch_size / (now - window_start),
+                           **{k: v / self.window_steps for k, v in self.window_sums.items()},
+                           "images_per_s": timed_window_steps * config.batch_size / (now - window_start),
                            "time": self.elapsed()})
-                window_sums, window_steps, window_start = dict.fromkeys(TERMS, 0.0), 0, now
+                self.window_sums, self.window_steps = dict.fromkeys(TERMS, 0.0), 0
+                timed_window_steps, window_start = 0, now
             if self.stop.event.is_set():
                 self.log(f"stop requested; stopping at step {trainer.step}")
                 return "stopped", "stop requested"
@@ -359,6 +448,7 @@ class _Loop:
         val = trainer.evaluate(self.source.val_images)
         if not all(math.isfinite(v) for v in val.values()):
             self.fail_non_finite("validation loss", val)
+        self.validated = True
         self.epoch += 1
         self.step_in_epoch = 0
         improved = self.improves(val["loss"])
@@ -367,9 +457,10 @@ class _Loop:
         else:
             self.bad_epochs += 1
         record = {"kind": "epoch", "epoch": self.epoch, "step": trainer.step,
-                  **{k: (v / epoch_steps if epoch_steps else None) for k, v in epoch_sums.items()},
+                  **{k: (v / self.epoch_steps if self.epoch_steps else None)
+                     for k, v in self.epoch_sums.items()},
                   **{f"val_{k}": v for k, v in val.items()},
-                  "images_per_s": epoch_steps * config.batch_size / max(train_seconds, 1e-9),
+                  "images_per_s": timed_epoch_steps * config.batch_size / max(train_seconds, 1e-9),
                   "time": self.elapsed()}
         self.emit(record)
         self.log(f"epoch {self.epoch}/{config.epochs} step {trainer.step}: "
@@ -385,7 +476,14 @@ class _Loop:
         return None
 
 
+def _clear_history(run: RunDir) -> None:
+    """Delete what a run has trained (metrics, model, checkpoints, TensorBoard events)."""
+    run.truncate_metrics(-1)
+    for directory in (run.model_dir, run.checkpoints_dir, run.tb_dir):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _describe_checkpoint(directory: Path) -> str | None:
     """Where the last good checkpoint is, for error messages."""
     latest = latest_checkpoint(directory)
-    return None if latest is None else f"step {latest['step']} at {latest['dir']}"
+    return None if latest is None else f"step {latest['step']} at {latest['path']}"

@@ -100,6 +100,12 @@ class Trainer:
         self.model.elbo_terms(probe, beta=self.config.beta, seed=tf.constant([0, 0]), training=False)
         self.optimizer.build(self.model.trainable_variables)
 
+    def use_configured_learning_rate(self) -> None:
+        """Set a constant learning rate back to the config's after a checkpoint restored the
+        saved one (Keras keeps it in a variable), so a resume with another rate uses it."""
+        if self.config.lr_schedule == "constant":
+            self.optimizer.learning_rate = self.config.learning_rate
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(S, S, 3) images the model takes (its config's, else the study's 36×36)."""
