@@ -74,3 +74,63 @@ def test_a_second_writer_is_refused_and_changes_nothing(data_file, tmp_path, loc
     holder.wait(timeout=10)
     assert not run.is_locked()  # the OS releases the lock when its holder exits
     assert train(_config(data_file, epochs=2), TINY, run, resume=True).epoch == 2
+
+
+def _steps(run: RunDir, kind: str = "window") -> list[int]:
+    return [r["step"] for r in run.read_metrics() if r["kind"] == kind]
+
+
+def test_resume_recovers_without_the_pointer_and_never_drops_history_silently(data_file, tmp_path,
+                                                                              capsys):
+    run = RunDir(tmp_path, "pointer")
+    train(_config(data_file, epochs=1, steps_per_window=1), TINY, run)
+    (run.checkpoints_dir / "checkpoint").unlink()  # TensorFlow's pointer lost
+    result = train(_config(data_file, epochs=2, steps_per_window=1), TINY, run, resume=True)
+    assert "resumed from step 9" in run.log_path.read_text()
+    assert _steps(run) == list(range(1, 19)) and result.step == 18
+
+    for path in run.checkpoints_dir.iterdir():  # every checkpoint gone: nothing to resume from
+        path.unlink()
+    before = _snapshot(run)
+    with pytest.raises(ValueError, match=r"no usable checkpoint.*metrics and model are kept.*--restart"):
+        train(_config(data_file, epochs=3), TINY, run, resume=True)
+    assert main(["train", "--run-dir", str(run.path), "--resume", "--no-progress"]) == 1
+    assert "no usable checkpoint" in capsys.readouterr().err
+    assert _snapshot(run) == before  # metrics.jsonl and model/ untouched, status too
+
+    assert main(["train", "--run-dir", str(run.path), "--restart", "--epochs", "1",
+                 "--no-progress"]) == 0
+    assert _steps(run) == list(range(1, 10))  # history replaced, each step once
+    assert [r["epoch"] for r in run.read_metrics() if r["kind"] == "epoch"] == [1]
+
+
+def test_a_run_that_never_trained_resumes_from_step_0(data_file, tmp_path):
+    run = RunDir(tmp_path, "fresh").create()  # as JobRunner.start leaves a new run
+    run.write_config({"train": _config(data_file, epochs=1).to_dict(), "model": TINY.to_dict()})
+    assert train(_config(data_file, epochs=1), TINY, run, resume=True).step == 9
+
+
+def test_a_failed_resume_leaves_the_run_resumable_as_it_was(data_file, tmp_path, capsys):
+    from vaeflow.training.checkpoints import CheckpointError
+    from vaeflow.training.trainer import NonFiniteLossError
+
+    run = RunDir(tmp_path, "bricked")
+    train(_config(data_file, epochs=1, lr_schedule="cosine"), TINY, run)
+    config_before = run.config_path.read_bytes()
+
+    # a schedule the checkpoint's optimizer cannot load: refused, named, and not persisted
+    with pytest.raises(CheckpointError, match=r"this resume changes .*train\.lr_schedule"):
+        train(_config(data_file, epochs=2, lr_schedule="constant"), TINY, run, resume=True)
+    assert run.config_path.read_bytes() == config_before
+    # an absurd learning rate: the run fails on the non-finite loss, the rate is not persisted
+    assert main(["train", "--run-dir", str(run.path), "--resume", "--lr", "1e9", "--epochs", "2",
+                 "--no-progress"]) == 1
+    assert "non-finite" in capsys.readouterr().err
+    assert run.config_path.read_bytes() == config_before
+
+    assert main(["train", "--run-dir", str(run.path), "--resume", "--epochs", "2",
+                 "--no-progress"]) == 0  # a plain resume still works, from the last good step
+    assert "resumed from step 9" in run.log_path.read_text().split("--lr")[-1]
+    saved = run.read_config()["train"]
+    assert (saved["epochs"], saved["learning_rate"], saved["lr_schedule"]) == (2, 3e-3, "cosine")
+    assert _steps(run, "epoch") == [9, 18]

@@ -65,12 +65,13 @@ def is_disk_full(error: BaseException) -> bool:
 
 
 def describe_os_error(error: BaseException, where: str | os.PathLike) -> str:
-    """One line for an I/O failure: ``disk full (<path>)`` or ``I/O error (<path>): <reason>``.
+    """One line for an I/O failure that names the place: ``disk full (<path>): ...`` when the
+    disk is full, else the error's own text, followed by `where` if that text names no file.
 
     The path is the error's own file name when it has one, else `where`.
     """
     path = getattr(error, "filename", None) or where
     if is_disk_full(error):
         return f"disk full ({path}): free some space, then try again"
-    reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
-    return f"I/O error ({path}): {reason}"
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if getattr(error, "filename", None) else f"{text} ({path})"

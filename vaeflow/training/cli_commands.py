@@ -64,7 +64,10 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     parser.add_argument("--mixed-precision", action="store_true", default=None,
                         help="float16 compute (GPU only)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --run-dir from its last checkpoint")
+                        help="continue the run in --run-dir from its last good checkpoint")
+    parser.add_argument("--restart", action="store_true",
+                        help="train the run in --run-dir again from step 0 with its saved config "
+                             "(and any flags given), deleting its metrics, model and checkpoints")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run_train)
     return parser
@@ -110,10 +113,11 @@ def configs_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
     from vaeflow.training.config import TrainConfig
     from vaeflow.training.runs import RunDir
 
-    if args.resume:
+    if args.resume or args.restart:
         saved = RunDir.from_path(args.run_dir).read_config()
         if not saved:
-            raise ValueError(f"--run-dir {args.run_dir} has no config.json to resume")
+            flag = "--restart" if args.restart else "--resume"
+            raise ValueError(f"--run-dir {args.run_dir} has no config.json to {flag[2:]} ({flag})")
     elif args.config:
         saved = json.loads(Path(args.config).read_text())
     else:
@@ -142,6 +146,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def run_train(args: argparse.Namespace) -> int:
     from vaeflow.devices import training_device
+    from vaeflow.io import describe_os_error, is_disk_full
     from vaeflow.training.loop import train
     from vaeflow.training.runs import RunLockedError
     from vaeflow.training.trainer import NonFiniteLossError
@@ -155,13 +160,21 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     print(f"training on {training_device()} -> {args.run_dir}", file=sys.stderr, flush=True)
     try:
-        result = train(config, model_config, args.run_dir, resume=args.resume,
-                       progress=not args.no_progress, echo=True)
+        result = train(config, model_config, args.run_dir, resume=args.resume or args.restart,
+                       restart=args.restart, progress=not args.no_progress, echo=True)
     except RunLockedError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_RUN_LOCKED
-    except (ValueError, OSError, NonFiniteLossError) as error:
+    except OSError as error:
+        print(f"error: {describe_os_error(error, args.run_dir)}", file=sys.stderr)
+        return 1
+    except (ValueError, NonFiniteLossError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # TensorFlow reports a full disk as its own error types
+        if not is_disk_full(error):
+            raise
+        print(f"error: {describe_os_error(error, args.run_dir)}", file=sys.stderr)
         return 1
     print(json.dumps({"state": result.state, "reason": result.reason, "step": result.step,
                       "epoch": result.epoch, "best_val_loss": result.best_val_loss}))

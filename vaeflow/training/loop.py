@@ -142,7 +142,7 @@ def _train_and_record(config, model_config, run, start, build_model, progress, e
     try:
         return _train(config, model_config, run, start, build_model, progress, stop, log, strategy)
     except BaseException as error:
-        if isinstance(error, OSError) or is_disk_full(error):
+        if is_disk_full(error):
             message = describe_os_error(error, run.path if run is not None else "")
         else:
             message = f"{type(error).__name__}: {error}"[:4000]
@@ -297,7 +297,7 @@ class _Loop:
         except CheckpointError as error:
             if changes:
                 raise CheckpointError(f"{error}; this resume changes {', '.join(changes)}: "
-                                      "resume without those changes") from None
+                                      "resume without the ones the checkpoint cannot take") from None
             raise
         if state is None:  # a run with no history yet (checked before): a fresh start
             self.log(f"no checkpoint in {self.rundir.checkpoints_dir} and no history; "
