@@ -133,3 +133,41 @@ def test_a_failed_run_shows_its_error_and_log_tail_and_runs_can_be_followed(page
     rows = page.dataframe[0].value
     assert dict(zip(rows["run"], rows["best val ELBO"]))["ok"] == -399.0
     assert not page.exception
+
+
+def _finished_run(root, name):
+    run = vaeflow.RunDir(root, name).create()
+    run.write_config({"train": vaeflow.TrainConfig(data="x.npz", epochs=1).to_dict(), "model": {}})
+    run.append_metrics({"kind": "epoch", "epoch": 1, "step": 10, "loss": 400.0,
+                        "reconstruction": 390.0, "kl": 10.0, "val_loss": 401.0,
+                        "val_reconstruction": 391.0, "val_kl": 10.0, "images_per_s": 100.0,
+                        "time": 1.0})
+    run.write_status("done")
+    return run
+
+
+@pytest.mark.parametrize("damage", [
+    ("config.json", "{not json"),
+    ("config.json", "[1, 2]"),
+    ("status.json", "[\"running\"]"),
+    ("status.json", "{\"state\": \"done\", \"started\": \"yesterday\"}"),
+    ("metrics.jsonl", "7\n"),
+], ids=["config-malformed", "config-list", "status-list", "status-bad-time", "metrics-number"])
+def test_one_bad_run_file_leaves_the_other_runs_on_the_page(page, dirs, damage):
+    file, text = damage
+    _finished_run(dirs[1], "good")
+    bad = _finished_run(dirs[1], "bad")
+    with open(bad.path / file, "a" if file == "metrics.jsonl" else "w") as stream:
+        stream.write(text)
+    page.run()
+    assert not page.exception, page.exception
+    rows = page.dataframe[0].value
+    assert set(rows["run"]) == {"good", "bad"}
+    page.selectbox(key="train.follow").set_value("good").run()
+    assert not page.exception
+    charts = {c.proto.id.split("-")[-1] for c in page.get("plotly_chart")}
+    assert "train.live_figure" in charts
+    page.selectbox(key="train.follow").set_value("bad").run()
+    assert not page.exception, page.exception
+    if file != "metrics.jsonl":  # a skipped metrics line is not an error, the others are
+        assert any("bad" in e and file in e for e in _texts(page.error)), _texts(page.error)

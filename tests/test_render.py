@@ -13,7 +13,7 @@ from vaeflow.datasets import sample_factors
 from vaeflow.metrics import bernoulli_floor
 from vaeflow.flows.chain import flow_distribution
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.render import density_grid, grid_coordinates, render_images, valid_nodes
+from vaeflow.rendering import density_grid, grid_coordinates, render_images, valid_nodes
 
 
 def _errors(fast: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
@@ -115,8 +115,8 @@ def test_bad_input_is_a_value_error_naming_it(a, theta, spec, field):
 def test_level_shortcut_equals_the_exact_minimum():
     # _levels skips the exact zmin when zmin = 0 and zmin = bound give the same levels; check that
     # the answer equals the exact one for minima anywhere in [0, bound], including the fallback.
-    from vaeflow.contour_levels import contour_levels
-    from vaeflow.render import _levels
+    from vaeflow.rendering.levels import contour_levels
+    from vaeflow.rendering.pipeline import _levels
 
     rng = np.random.default_rng(1)
     zmax = 10 ** rng.uniform(-3, 2, 400)
@@ -138,7 +138,7 @@ def test_level_shortcut_equals_the_exact_minimum():
 def test_a_changed_continuous_spec_value_does_not_recompile():
     # The Dataset page re-renders on every slider move: only the grid size, image size and level
     # count (shapes) may trace the compiled stages again; everything else enters as tensors.
-    from vaeflow.render import trace_count
+    from vaeflow.rendering.pipeline import trace_count
 
     factors = sample_factors(24, seed=2)
     render_images(factors[:, 0], factors[:, 1])  # warm-up: traces this batch bucket once
@@ -163,14 +163,14 @@ def test_a_changed_continuous_spec_value_does_not_recompile():
     assert trace_count() > before  # the counter does see a shape change
 
 
-def test_band_area_is_the_unit_square_cut_by_a_line():
+def testband_area_is_the_unit_square_cut_by_a_line():
     """A(t) against a 400×400 sub-pixel count of {low·u + high·w ≤ t} in the unit square."""
-    from vaeflow.render import _band_area
+    from vaeflow.rendering.coverage import band_area
 
     u = (np.arange(400) + 0.5) / 400
     uu, ww = np.meshgrid(u, u)
     for low, high in [(0.3, 0.8), (0.0, 0.5), (0.2, 0.2), (1.5, 4.0), (0.0, 0.0)]:
-        area, _ = _band_area(tf.constant(low, tf.float32), tf.constant(high, tf.float32))
+        area, _ = band_area(tf.constant(low, tf.float32), tf.constant(high, tf.float32))
         for t in [0.0, 0.1, low, 0.5 * (low + high), high, low + high - 0.05, low + high + 1.0]:
             if low + high == 0 and t == 0:
                 continue  # a flat pixel exactly at a level: measure zero, never asked by the renderer
@@ -179,9 +179,9 @@ def test_band_area_is_the_unit_square_cut_by_a_line():
             assert abs(got - counted) < 0.006, (low, high, t, got, counted)
 
 
-def test_painted_band_is_the_highest_band_covering_a_256th():
-    """`_painted_band` against stepping down band by band with the same area model."""
-    from vaeflow.render import _band_area, _painted_band
+def testpainted_band_is_the_highest_band_covering_a_256th():
+    """`painted_band` against stepping down band by band with the same area model."""
+    from vaeflow.rendering.coverage import band_area, painted_band
 
     rng = np.random.default_rng(5)
     n = 4000
@@ -189,9 +189,9 @@ def test_painted_band_is_the_highest_band_covering_a_256th():
     band = rng.integers(5, 60, n).astype(np.float32)
     v = ((band + rng.uniform(0.0, 1.0, n)) * step).astype(np.float32)  # in band `band`, level 0 at 0
     slopes = rng.exponential(2.0, (2, n)).astype(np.float32) * rng.choice([0.0, 1.0, 1.0, 1.0], (2, n)).astype(np.float32)
-    got = _painted_band(v, band, np.float32(0.0), step, slopes[0], slopes[1]).numpy()
+    got = painted_band(v, band, np.float32(0.0), step, slopes[0], slopes[1]).numpy()
     low, high = np.minimum(*slopes), np.maximum(*slopes)
-    area, _ = _band_area(tf.constant(low), tf.constant(high))
+    area, _ = band_area(tf.constant(low), tf.constant(high))
     depth = v - band * step
     j = np.arange(400, dtype=np.float32)[:, None]  # 0 = the top band, j = j bands below it
     cover = area(tf.constant(depth + j * step)).numpy()  # A(d + j·s), (400, n)

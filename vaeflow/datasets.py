@@ -21,7 +21,7 @@ import numpy as np
 
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.io import atomic_path
-from vaeflow.render import render_images
+from vaeflow.rendering import render_images
 
 FORMAT = "vaeflow.dataset"
 VERSION = 1

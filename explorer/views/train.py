@@ -100,6 +100,10 @@ def live_panel(root: str, active: str | None) -> None:
         st.session_state["train.follow"] = active or names[0]
     name = st.selectbox("follow run", names, key="train.follow")
     summary = next(s for s in summaries if s.name == name)
+    if summary.state == "broken":
+        st.subheader(f"{name} {runs_view.STATE_BADGES['broken']}")
+        st.error(f"{name} cannot be shown: {summary.error}")
+        return
     records = jobs.read_metrics(name)
     config = jobs.run_dir(name).read_config().get("train", {})
     epochs = int(config.get("epochs", 1))
@@ -149,6 +153,9 @@ def runs_panel(root: str) -> None:
     metrics = {s.name: jobs.read_metrics(s.name) for s in summaries}
     rows = [runs_view.table_row(s, metrics[s.name]) for s in summaries]
     st.dataframe(rows, hide_index=True, key="train.runs_table")
+    for summary in summaries:
+        if summary.state == "broken":
+            st.error(f"{summary.name} is broken: {summary.error}", icon=":material/error:")
     c1, c2 = st.columns([3, 1])
     names = [s.name for s in summaries]
     with_epochs = [n for n in names if any(r.get("kind") == "epoch" for r in metrics[n])]

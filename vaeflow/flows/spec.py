@@ -13,8 +13,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from vaeflow.colormaps import CMAPS as _CMAPS  # the maps the renderer can paint without matplotlib
 from vaeflow.records import JsonRecord
+
+# The colour maps a FlowSpec may name: those whose tables vaeflow.rendering.colormaps holds, so
+# the renderer paints them without matplotlib.
+CMAPS = ("hot", "viridis", "magma", "inferno", "plasma", "gray", "bone", "copper", "cool")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,12 +98,12 @@ class FlowSpec(JsonRecord):
             raise ValueError(f"FlowSpec.image_size must be in [8, 512], got {self.image_size}")
         if not 1 <= self.levels <= 1000:
             raise ValueError(f"FlowSpec.levels must be in [1, 1000], got {self.levels}")
-        if self.cmap not in _CMAPS:
-            raise ValueError(f"FlowSpec.cmap must be one of {_CMAPS}, got {self.cmap!r}")
+        if self.cmap not in CMAPS:
+            raise ValueError(f"FlowSpec.cmap must be one of {CMAPS}, got {self.cmap!r}")
 
     @staticmethod
     def cmaps() -> tuple[str, ...]:
-        return _CMAPS
+        return CMAPS
 
 
 def _positive(spec: FlowSpec, name: str) -> None:

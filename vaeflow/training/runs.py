@@ -143,11 +143,12 @@ class RunDir:
         write_json_atomic(self.config_path, config)
 
     def read_config(self) -> dict[str, Any]:
-        """The saved config dict; {} when the run has none yet."""
-        try:
-            return json.loads(self.config_path.read_text())
-        except FileNotFoundError:
-            return {}
+        """The saved config dict; {} when the run has none yet.
+
+        Raises:
+            ValueError: naming config.json when it is not a JSON object.
+        """
+        return _read_json_object(self.config_path)
 
     # metrics.jsonl ---------------------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
@@ -170,9 +171,11 @@ class RunDir:
         records = []
         for line in text.splitlines():
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(record, dict):  # a stray non-record line is skipped like a torn one
+                records.append(record)
         return records
 
     def truncate_metrics(self, last_step: int, completed_epochs: int | None = None) -> None:
@@ -241,11 +244,12 @@ class RunDir:
 
     # status.json -----------------------------------------------------------------------------
     def read_status(self) -> dict[str, Any]:
-        """The status dict, or {} when the run has none (or it is unreadable)."""
-        try:
-            return json.loads(self.status_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
+        """The status dict, or {} when the run has none yet.
+
+        Raises:
+            ValueError: naming status.json when it is not a JSON object.
+        """
+        return _read_json_object(self.status_path)
 
     def write_status(self, state: str, *, error: str | None = None, pid: int | None = None,
                      **extra: Any) -> dict[str, Any]:
@@ -257,7 +261,10 @@ class RunDir:
         """
         if state not in STATES:
             raise ValueError(f"state must be one of {STATES}, got {state!r}")
-        previous = self.read_status()
+        try:
+            previous = self.read_status()
+        except ValueError:  # a damaged status is replaced, not kept
+            previous = {}
         now = time.time()
         started = previous.get("started") if state != "running" or previous.get("state") == "running" else None
         status = {
@@ -300,6 +307,24 @@ def _holder(fd: int) -> str:
     """The holder's pid from a lock file, as " (pid N)"; empty before the holder has written it."""
     text = os.pread(fd, 32, 0).decode(errors="replace").strip()
     return f" (pid {text})" if text.isdigit() else ""
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in `path`, {} when the file does not exist (ValueError naming it else)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path.name} of run {path.parent.name!r} is unreadable: {error}") from None
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"{path.name} of run {path.parent.name!r} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} of run {path.parent.name!r} holds a JSON "
+                         f"{type(value).__name__}, not an object")
+    return value
 
 
 def process_stat(pid: int) -> list[str] | None:
