@@ -134,3 +134,30 @@ def test_a_failed_resume_leaves_the_run_resumable_as_it_was(data_file, tmp_path,
     saved = run.read_config()["train"]
     assert (saved["epochs"], saved["learning_rate"], saved["lr_schedule"]) == (2, 3e-3, "cosine")
     assert _steps(run, "epoch") == [9, 18]
+
+
+def _non_finite_values(prefix: str) -> int:
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(prefix)
+    return sum(int((~np.isfinite(reader.get_tensor(name))).sum())
+               for name, dtype in reader.get_variable_to_dtype_map().items() if dtype.is_floating)
+
+
+def test_a_checkpoint_with_non_finite_weights_never_counts_as_good(data_file, tmp_path):
+    from vaeflow.training.checkpoints import latest_checkpoint
+    from vaeflow.training.trainer import NonFiniteLossError
+
+    # At this rate the update after step 3 overflows weights while step 3's loss was finite;
+    # checkpointing after every step used to keep those weights as "the last good checkpoint".
+    run = RunDir(tmp_path, "huge-lr")
+    with pytest.raises(NonFiniteLossError) as raised:
+        train(_config(data_file, learning_rate=1e3, checkpoint_every_s=1e-9), TINY, run)
+    latest = latest_checkpoint(run.checkpoints_dir)
+    assert _non_finite_values(latest["path"]) == 0
+    assert f"kept the last good checkpoint (step {latest['step']} at" in str(raised.value)
+    assert run.read_status()["state"] == "failed"
+    with pytest.raises(NonFiniteLossError):  # resuming the same recipe fails the same way...
+        train(_config(data_file, learning_rate=1e3, checkpoint_every_s=1e-9), TINY, run, resume=True)
+    assert f"resumed from step {latest['step']}" in run.log_path.read_text()  # ...from good weights
+    assert _non_finite_values(latest_checkpoint(run.checkpoints_dir)["path"]) == 0
