@@ -161,3 +161,80 @@ def test_a_checkpoint_with_non_finite_weights_never_counts_as_good(data_file, tm
         train(_config(data_file, learning_rate=1e3, checkpoint_every_s=1e-9), TINY, run, resume=True)
     assert f"resumed from step {latest['step']}" in run.log_path.read_text()  # ...from good weights
     assert _non_finite_values(latest_checkpoint(run.checkpoints_dir)["path"]) == 0
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9: nothing after the point it is raised at gets written."""
+
+
+def _kill_at_save(monkeypatch, step: int, nth: int) -> None:
+    """Make the `nth` checkpoint save of `step` die before it writes anything."""
+    from vaeflow.training.checkpoints import StepCheckpoints
+
+    real, seen = StepCheckpoints.save, []
+
+    def save(self, at_step, state):
+        if at_step == step:
+            seen.append(at_step)
+            if len(seen) == nth:
+                raise _Killed(f"killed at the save #{nth} of step {step}")
+        return real(self, at_step, state)
+
+    monkeypatch.setattr(StepCheckpoints, "save", save)
+
+
+def _comparable(records):
+    return [{k: v for k, v in r.items() if k not in ("time", "images_per_s")} for r in records]
+
+
+@pytest.mark.slow
+def test_kills_at_an_epoch_boundary_leave_each_record_once_and_the_same_run(data_file, tmp_path,
+                                                                            monkeypatch):
+    # A checkpoint after every step: step 18 (the last of epoch 2) is saved mid-epoch, then
+    # again after epoch 2's record and best model. Kills between those two saves used to leave
+    # epoch 2's record twice or three times, the extra copies without a training loss.
+    config = _config(data_file, epochs=3, steps_per_window=2, checkpoint_every_s=1e-9)
+    reference = train(config, TINY, RunDir(tmp_path, "whole"))
+    expected = _comparable(RunDir(tmp_path, "whole").read_metrics())
+
+    # killed after step 18's first save, then twice more in the resumed runs' saves of step 18;
+    # and, in another run, killed in step 18's first save (resumes from step 17)
+    for name, kills in [("killed", [(18, 2), (18, 1), (18, 1)]), ("killed-mid", [(18, 1)])]:
+        run = RunDir(tmp_path, name)
+        for step, nth in kills:
+            _kill_at_save(monkeypatch, step, nth)
+            with pytest.raises(_Killed):
+                train(config, TINY, run, resume=run.config_path.exists())
+            monkeypatch.undo()
+        result = train(config, TINY, run, resume=True)
+
+        assert _comparable(run.read_metrics()) == expected  # each record once, the same values
+        assert [r["epoch"] for r in run.read_metrics() if r["kind"] == "epoch"] == [1, 2, 3]
+        for ours, theirs in zip(weights(result.model), weights(reference.model)):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+def test_temporary_files_left_by_killed_writers_are_swept_on_the_next_start(data_file, tmp_path):
+    import os
+    import time
+
+    run = RunDir(tmp_path, "litter")
+    train(_config(data_file, epochs=1), TINY, run)
+    leftovers = [run.path / ".model.k2j3.tmp" / "weights.npz", run.path / ".model.old" / "config.json",
+                 run.path / ".metrics.jsonl.x7.tmp", run.path / ".status.json.a1.tmp",
+                 run.checkpoints_dir / "ckpt-9_temp" / "part-00000-of-00001.index",
+                 run.checkpoints_dir / "checkpoint.tmp4f2e", run.checkpoints_dir / ".latest.json.q.tmp",
+                 run.checkpoints_dir / ".step-000000011.abc.tmp" / "state.json"]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 100)
+    hour_ago = time.time() - 3600
+    os.utime(run.path / ".status.json.a1.tmp", (hour_ago, hour_ago))
+    young = run.path / ".status.json.b2.tmp"  # may be a JobRunner's write in progress
+    young.write_text("{}")
+
+    train(_config(data_file, epochs=2), TINY, run, resume=True)
+    assert not [p for p in leftovers if p.exists() or p.parent.exists() and p.parent != run.path
+                and p.parent != run.checkpoints_dir]
+    assert young.exists()
+    assert "removed 8 temporary file(s)" in run.log_path.read_text()
