@@ -169,3 +169,18 @@ def iso_curves(ref: ModelRef, spec_json: str) -> tuple[np.ndarray, np.ndarray, n
 def prior_samples(ref: ModelRef, latent_dim: int, n: int, seed: int) -> np.ndarray:
     """Decoded means of n draws z ~ N(0, I) with the given seed, uint8 (n, S, S, 3)."""
     return latent.decode_uint8(get_model(ref), latent.prior_draws(n, latent_dim, seed))
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring the decoder against the true flows…")
+def error_map(
+    ref: ModelRef, spec_json: str, heldout_n: int, heldout_seed: int,
+    x_range: tuple[float, float], y_range: tuple[float, float], n: int, latent_dim: int,
+    dims: tuple[int, int],
+) -> "latent.ErrorMap":
+    """`vaeflow.latent.error_map` over the n×n cell centres of the map's rectangle, the factors
+    predicted from the held-out set's posterior means (cells row-major from the top-left)."""
+    images_factors = heldout_set(spec_json, heldout_n, heldout_seed)
+    means = heldout_means(ref, spec_json, heldout_n, heldout_seed)
+    grid = latent.embed_plane(latent.cell_centres(x_range, y_range, n), latent_dim, dims)
+    return latent.error_map(get_model(ref), grid, means, images_factors[1],
+                            vaeflow.FlowSpec.from_json(spec_json))

@@ -64,7 +64,7 @@ def load_or_render(spec_json: str, n: int, seed: int, version: str,
             return dataset.images, dataset.factors
     dataset = vaeflow.generate_dataset(n, seed, spec)
     with contextlib.suppress(OSError):
-        vaeflow.save_dataset(dataset, path)
+        vaeflow.save_dataset(dataset, path, overwrite=True)
         prune(folder, version, keep=path)
     return dataset.images, dataset.factors
 

@@ -259,3 +259,19 @@ def test_the_view_survives_a_visit_to_another_page(monkeypatch, tiny_model_dir, 
     assert at.toggle(key="explore_iso").value is True
     assert at.session_state["explore_A"]["index"] == 5 and at.number_input(key="explore_row_A").value == 5
     assert at.slider(key="explore_t").value == 0.8
+
+
+def test_error_map_toggle_draws_the_heatmap_and_the_clicked_cells_images(app):
+    assert "error map" not in [t.get("name") for t in _figure(app)["data"]]
+    app.toggle(key="explore_error_map").set_value(True).run()
+    assert not app.exception, app.exception
+    data = _figure(app)["data"]
+    assert data[0]["name"] == "error map"  # first: drawn behind the points
+    assert data[0]["colorbar"]["title"]["text"] == "decode error (nats)"
+    assert len(data[0]["z"]) == 15 and len(data[0]["z"][0]) == 15
+    assert not _figure(app)["layout"].get("images")  # the heatmap takes the manifold's place
+    (caption,) = [c.value for c in app.caption if c.value.startswith("error-map cell")]
+    assert caption.endswith("nats")
+    app.toggle(key="explore_error_map").set_value(False).run()
+    assert "error map" not in [t.get("name") for t in _figure(app)["data"]]
+    assert not [c for c in app.caption if c.value.startswith("error-map cell")]

@@ -25,7 +25,7 @@ import streamlit as st
 from explorer import cache, view_state
 from explorer.animation import gif_bytes, strip_png
 from explorer.images import tile, to_png
-from explorer.latent_plots import COLOUR_BY, CYCLIC_SCALES, latent_map_figure
+from explorer.latent_plots import COLOUR_BY, CYCLIC_SCALES, add_error_heatmap, latent_map_figure
 from explorer.selection import DATA_TRACE, GRID_TRACE, click_from_selection, trace_numbers
 from vaeflow import FlowSpec, latent
 
@@ -308,6 +308,7 @@ def latent_map_ui(ctx: Context) -> None:
     """The clickable map: dataset, manifold map, iso-curves, the A → B path."""
     path = _path(ctx, 64)
     figure, iso_levels = _figure(ctx, None if path is None else path[:, list(ctx.dims)])
+    error_map_layer_ui(ctx, figure)
     numbers = trace_numbers(figure)
     st.plotly_chart(
         figure, key=KEY + "map", on_select=functools.partial(
@@ -359,7 +360,56 @@ def decoded_view_ui(ctx: Context) -> None:
         # The caption as text of its own: an image caption would be as narrow as the image.
         _image(tile(np.stack(tiles), len(tiles), pad=2, pad_value=70), SMALL_PX // 36, caption=None)
         st.caption(" · ".join(parts))
+    error_cell_ui(ctx, point)
     publish_view(ctx)
+
+
+# --- The decode-vs-truth error map: a heatmap layer on the map, one cell's images in the view.
+ERROR_MAP_N = 15  # the manifold map's cells
+
+
+def _error_map(ctx: Context):
+    """The cached error map of this model and view, or None (switched off, or unavailable)."""
+    if not st.session_state.get(KEY + "error_map", False):
+        return None
+    try:
+        return cache.error_map(ctx.ref, ctx.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED,
+                               ctx.x_range, ctx.y_range, ERROR_MAP_N, ctx.latent_dim, ctx.dims)
+    except ValueError as error:
+        st.warning(f"Error map unavailable: {error}")
+        return None
+
+
+def error_map_layer_ui(ctx: Context, figure) -> None:
+    """The error-map toggle; when on, the per-cell errors drawn behind the points."""
+    st.toggle(
+        "Error map", key=KEY + "error_map", on_change=st.rerun, args=([MAP_FRAGMENT, VIEW_FRAGMENT],),
+        help="How wrong the decoder is, per cell: the decoded image against the true flow at the "
+             "factors (a, θ) of the cell's 10 nearest held-out encodings, as KL(true ‖ decoded) "
+             "in nats (Bernoulli cross-entropy minus the true image's entropy). Replaces the "
+             "manifold map while on; click a cell to see its images.")
+    result = _error_map(ctx)
+    if result is not None:
+        add_error_heatmap(figure, result.errors, ctx.x_range, ctx.y_range)
+
+
+def error_cell_ui(ctx: Context, point: dict) -> None:
+    """With the error map on: the clicked cell's decode, true image and |difference|."""
+    result = _error_map(ctx)
+    if result is None:
+        return
+    cell = latent.cell_index(point["xy"], ctx.x_range, ctx.y_range, ERROR_MAP_N)
+    decoded = np.round(result.decoded[cell] * 255.0).astype(np.uint8)
+    true = result.true[cell]
+    difference = np.abs(decoded.astype(np.int16) - true).astype(np.uint8)
+    row, column = divmod(cell, ERROR_MAP_N)
+    with st.container(key="error_cell"):
+        _image(tile(np.stack([decoded, true, difference]), 3, pad=2, pad_value=70), SMALL_PX // 36,
+               caption=None)
+        st.caption(
+            f"error-map cell (row {row + 1}, column {column + 1}): decoded at its centre · true flow "
+            f"at a = {result.a[cell]:.2f}, θ = {result.theta[cell]:.2f} · |difference| · "
+            f"{result.errors[cell]:.1f} nats")
 
 
 def _set_endpoint_from_row(ctx: Context, label: str) -> None:

@@ -28,6 +28,7 @@ from vaeflow.io import describe_os_error, is_disk_full
 from vaeflow.training.checkpoints import CheckpointError, StepCheckpoints, latest_checkpoint
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.data import make_source
+from vaeflow.training.provenance import data_source_record
 from vaeflow.training.process import RunLog, StopFlag
 from vaeflow.training.runs import RunDir
 from vaeflow.training.trainer import TERMS, NonFiniteLossError, Trainer, is_chief, make_strategy
@@ -190,7 +191,8 @@ def _prepare_run_dir(run: RunDir, config: TrainConfig, model_config: Any, resume
         raise ValueError(f"run_dir {str(run.path)!r} already holds a run; pass resume=True "
                          "(--resume) or choose another name")
     swept = run.sweep_temporaries()
-    record = {"train": config.to_dict()}
+    record = {"train": config.to_dict(),
+              "data_source": data_source_record(config, getattr(model_config, "image_size", 36))}
     if model_config is not None:
         record["model"] = _model_config_dict(model_config)
     record = {**saved, **record}
