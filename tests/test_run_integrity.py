@@ -238,3 +238,51 @@ def test_temporary_files_left_by_killed_writers_are_swept_on_the_next_start(data
                 and p.parent != run.checkpoints_dir]
     assert young.exists()
     assert "removed 8 temporary file(s)" in run.log_path.read_text()
+
+
+def _disk_full(path) -> OSError:
+    import errno
+
+    return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+def test_a_full_disk_fails_the_run_and_says_so_and_where(data_file, tmp_path, monkeypatch, capsys):
+    import vaeflow.training.runs as runs
+
+    run = RunDir(tmp_path, "full")
+    full = {"now": False}
+    real_append, real_atomic = RunDir.append_metrics, runs.write_json_atomic
+
+    def append_metrics(self, record):
+        if record["step"] >= 4:
+            full["now"] = True  # from here on no new file fits, as on a full disk
+        if full["now"]:
+            raise _disk_full(self.metrics_path)
+        return real_append(self, record)
+
+    def write_json_atomic(path, obj):
+        if full["now"]:
+            raise _disk_full(path)
+        return real_atomic(path, obj)
+
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({"train": _config(data_file).to_dict(), "model": TINY.to_dict()}))
+    monkeypatch.setattr(RunDir, "append_metrics", append_metrics)
+    monkeypatch.setattr(runs, "write_json_atomic", write_json_atomic)
+    assert main(["train", "--config", str(config_file), "--run-dir", str(run.path),
+                 "--no-progress"]) == 1
+    assert f"error: disk full ({run.metrics_path})" in capsys.readouterr().err
+    status = run.read_status()
+    assert status["state"] == "failed" and status["error"].startswith(f"disk full ({run.metrics_path})")
+
+
+def test_start_on_a_full_disk_says_so_and_leaves_no_run_folder(data_file, tmp_path, monkeypatch):
+    from vaeflow.training.jobs import RunStartError
+
+    runner = JobRunner(tmp_path / "runs")
+    monkeypatch.setattr(RunDir, "write_config", lambda self, config: (_ for _ in ()).throw(
+        _disk_full(self.config_path)))
+    with pytest.raises(RunStartError, match=r"could not start run 'new': disk full \(.*config\.json\)"):
+        runner.start("new", _config(data_file), model_config=TINY)
+    assert not (runner.root / "new").exists()
+    assert runner.list_runs() == []
