@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from training_util import TINY, small_dataset, vaeflow_env, weights
+from training_util import TINY, small_dataset, weights
 from vaeflow.cli import main
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.jobs import JobRunner, RunInProgressError
@@ -112,7 +112,6 @@ def test_a_run_that_never_trained_resumes_from_step_0(data_file, tmp_path):
 
 def test_a_failed_resume_leaves_the_run_resumable_as_it_was(data_file, tmp_path, capsys):
     from vaeflow.training.checkpoints import CheckpointError
-    from vaeflow.training.trainer import NonFiniteLossError
 
     run = RunDir(tmp_path, "bricked")
     train(_config(data_file, epochs=1, lr_schedule="cosine"), TINY, run)

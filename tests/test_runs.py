@@ -1,7 +1,6 @@
 """RunDir (names, metrics, status, log) and atomic checkpoints."""
 
 import json
-import os
 
 import numpy as np
 import pytest

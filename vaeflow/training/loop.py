@@ -1,9 +1,10 @@
 """`train`: the loop that turns a `TrainConfig` into a finished run directory.
 
-Per epoch it trains on the source's images in whole global batches, writes a ``window`` record
-every `steps_per_window` steps and an ``epoch`` record after validating, keeps the best model in
-``model/``, checkpoints, and stops on the last epoch, early stopping, the time limit, a stop
-request (SIGTERM) or a non-finite loss (which fails the run and keeps the last good checkpoint).
+Per epoch it trains on the source's images in whole global batches, makes a ``window`` record
+every `steps_per_window` steps and an ``epoch`` record after validating, and stops on the last
+epoch, the time limit or a stop request (SIGTERM). What happens with the records, the best
+model, checkpoints, early stopping, a non-finite loss and the progress bar is up to the
+callbacks (`vaeflow.training.callbacks`). `train` holds the run directory's lock throughout.
 """
 
 from __future__ import annotations
@@ -13,30 +14,23 @@ import dataclasses
 import math
 import os
 import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import keras
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 from vaeflow.devices import training_device
 from vaeflow.io import describe_os_error, is_disk_full
+from vaeflow.training.callbacks import BestModel, Callback, default_callbacks
 from vaeflow.training.checkpoints import CheckpointError, StepCheckpoints, latest_checkpoint
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.data import make_source
 from vaeflow.training.provenance import data_source_record
 from vaeflow.training.process import RunLog, StopFlag
 from vaeflow.training.runs import RunDir
-from vaeflow.training.trainer import TERMS, NonFiniteLossError, Trainer, is_chief, make_strategy
-
-_SCALAR_METADATA = summary_pb2.SummaryMetadata(
-    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
-    data_class=summary_pb2.DATA_CLASS_SCALAR).SerializeToString()
-
+from vaeflow.training.trainer import TERMS, Trainer, is_chief, make_strategy
 
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
@@ -60,23 +54,6 @@ def _model_config_dict(model_config: Any) -> dict[str, Any]:
     if hasattr(model_config, "to_dict"):
         return model_config.to_dict()
     return dataclasses.asdict(model_config)
-
-
-def _save_model_atomic(model: keras.Model, directory: Path) -> None:
-    """`vaeflow.save_model` into a temporary sibling, then swap it into `directory`."""
-    from vaeflow.models import save_model
-
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    old = directory.with_name(f".{directory.name}.old")
-    try:
-        save_model(model, staging)
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            os.replace(directory, old)
-        os.replace(staging, directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str | os.PathLike | None = None,
@@ -248,165 +225,108 @@ def _train_deterministically(config, model_config, run, start, build_model, prog
         if start.swept:
             log(f"removed {len(start.swept)} temporary file(s) left by interrupted writes: "
                 + ", ".join(start.swept))
-        loop = _Loop(config, trainer, source, run, steps_per_epoch, stop, log, progress)
+        checkpoints = None if run is None else StepCheckpoints(
+            run.checkpoints_dir, trainer.checkpoint,
+            [*trainer.model.weights, *trainer.optimizer.variables])
+        callbacks = default_callbacks(config, run, checkpoints, progress=progress,
+                                      pending_config=start.config_record if start.resume else None)
+        loop = Loop(config, trainer, source, run, steps_per_epoch, stop, log, callbacks)
         if run is not None and start.restart:
             _clear_history(run)
             run.write_config(start.config_record)
             log("restarted: deleted the run's metrics, model, checkpoints and TensorBoard events")
         elif run is not None and start.resume:
-            loop.restore(start.changes)
-            loop.pending_config = start.config_record
-        return loop.run()
+            _resume(loop, checkpoints, start.changes)
+        state, reason, _ = loop.run_all()
+        best_val_loss = next((c.best_val_loss for c in callbacks if isinstance(c, BestModel)), None)
+        if run is not None:
+            run.write_status(state, pid=os.getpid(), reason=reason, step=trainer.step,
+                             epoch=loop.epoch, best_val_loss=best_val_loss)
+        log(f"{state}: {reason}; step {trainer.step}, epoch {loop.epoch}, "
+            f"best val_loss {best_val_loss}, {loop.elapsed():.1f}s of training")
+        return TrainResult(state, reason, trainer.step, loop.epoch, best_val_loss, trainer.model)
     finally:
         source.close()
 
 
-class _Loop:
-    """The epoch/step loop and its bookkeeping (windows, validation, checkpoints, stopping)."""
+class Loop:
+    """The epoch/step loop: trains the source's epochs in whole global batches, validates after
+    each, makes the run's records (window, epoch, end) and hands everything to the callbacks
+    (see `vaeflow.training.callbacks`), which write, checkpoint and decide to stop.
 
-    def __init__(self, config, trainer, source, run, steps_per_epoch, stop, log, progress) -> None:
-        self.config, self.trainer, self.source, self.rundir = config, trainer, source, run
-        self.steps_per_epoch, self.stop, self.log, self.progress = steps_per_epoch, stop, log, progress
+    Its own position (completed epochs, steps into the current one, training time and the
+    partial window/epoch sums) and each callback's `state` make up the checkpoint's position;
+    the sums make a resumed run's records equal to an uninterrupted run's (the same floats
+    added in the same order).
+    """
+
+    def __init__(self, config, trainer, source, run, steps_per_epoch, stop, log,
+                 callbacks: list[Callback]) -> None:
+        self.config, self.trainer, self.source, self.run = config, trainer, source, run
+        self.steps_per_epoch, self.stop, self.log = steps_per_epoch, stop, log
+        self.callbacks = callbacks
         self.epoch = 0  # completed epochs
         self.step_in_epoch = 0
-        self.best_val_loss: float | None = None
-        self.bad_epochs = 0
         self.elapsed_before = 0.0  # training seconds of earlier segments (resume)
-        self.checkpoint_dir = None if run is None else run.checkpoints_dir
-        self.checkpoints = None if run is None else StepCheckpoints(
-            run.checkpoints_dir, trainer.checkpoint,
-            [*trainer.model.weights, *trainer.optimizer.variables])
-        self.pending_config: dict[str, Any] | None = None  # a resume's config.json, not yet proven
-        self.validated = False  # a finite validation since this segment began
+        self.stop_reason: tuple[str, str] | None = None  # (state, reason) set to end the run
         self.epoch_sums, self.epoch_steps = dict.fromkeys(TERMS, 0.0), 0
         self.window_sums, self.window_steps = dict.fromkeys(TERMS, 0.0), 0
-        self.writer = None
-        self.segment_start = self.last_checkpoint_time = time.perf_counter()
+        self.segment_start = time.perf_counter()
 
-    # state ------------------------------------------------------------------------------------
+    # position ---------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        # The partial sums make a resumed epoch's and window's records equal to those of an
-        # uninterrupted run (the same floats added in the same order).
-        return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
-                "best_val_loss": self.best_val_loss, "bad_epochs": self.bad_epochs,
-                "elapsed_s": self.elapsed(),
-                "epoch_sums": self.epoch_sums, "epoch_steps": self.epoch_steps,
-                "window_sums": self.window_sums, "window_steps": self.window_steps}
+        """The position a checkpoint saves: the loop's, then every callback's."""
+        state = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                 "elapsed_s": self.elapsed(),
+                 "epoch_sums": self.epoch_sums, "epoch_steps": self.epoch_steps,
+                 "window_sums": self.window_sums, "window_steps": self.window_steps}
+        for callback in self.callbacks:
+            state.update(callback.state())
+        return state
 
-    def restore(self, changes: tuple[str, ...] = ()) -> None:
-        try:
-            state = self.checkpoints.restore()
-        except CheckpointError as error:
-            if changes:
-                raise CheckpointError(f"{error}; this resume changes {', '.join(changes)}: "
-                                      "resume without the ones the checkpoint cannot take") from None
-            raise
-        if state is None:  # a run with no history yet (checked before): a fresh start
-            self.log(f"no checkpoint in {self.rundir.checkpoints_dir} and no history; "
-                     "starting from step 0")
-            return
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's position (the weights are restored already)."""
         self.epoch, self.step_in_epoch = int(state["epoch"]), int(state["step_in_epoch"])
-        self.best_val_loss = state["best_val_loss"]
-        self.bad_epochs = int(state["bad_epochs"])
         self.elapsed_before = float(state["elapsed_s"])
         if "epoch_sums" in state:  # absent in checkpoints of earlier versions
             self.epoch_sums, self.epoch_steps = dict(state["epoch_sums"]), int(state["epoch_steps"])
             self.window_sums = dict(state["window_sums"])
             self.window_steps = int(state["window_steps"])
-        self.trainer.use_configured_learning_rate()
-        self.rundir.truncate_metrics(self.trainer.step, completed_epochs=self.epoch)
-        self.log(f"resumed from step {self.trainer.step} (epoch {self.epoch}, "
-                 f"{self.step_in_epoch} steps into it)")
+        for callback in self.callbacks:
+            callback.restore(state)
 
     def elapsed(self) -> float:
+        """Seconds of training, summed over resumes."""
         return self.elapsed_before + time.perf_counter() - self.segment_start
 
-    def checkpoint(self) -> None:
-        """Save the step checkpoint, if the weights are all finite (else fail the run: a
-        checkpoint with a NaN in it must never count as the last good one)."""
-        if self.checkpoints is not None:
-            if not self.checkpoints.finite():
-                self.fail_non_finite("weights", {})
-            self.checkpoints.save(self.trainer.step, self.state())
-            if self.pending_config is not None and self.validated:
-                self.rundir.write_config(self.pending_config)
-                self.pending_config = None
-        self.last_checkpoint_time = time.perf_counter()
-
-    def emit(self, record: dict[str, Any]) -> None:
-        if self.rundir is None:
-            return
-        self.rundir.append_metrics(record)
-        if self.writer is None:
-            self.writer = tf.summary.create_file_writer(str(self.rundir.tb_dir))
-        with self.writer.as_default(step=record["step"]):
-            for name, value in record.items():
-                if name not in ("kind", "step") and value is not None:
-                    # tf.summary.scalar needs the tensorboard package; this writes the same
-                    # event (scalar plugin metadata) with TensorFlow alone.
-                    tf.summary.write(name, tf.constant(value, tf.float32),
-                                     metadata=_SCALAR_METADATA)
-        self.writer.flush()
-
-    def improves(self, val_loss: float) -> bool:
-        return self.best_val_loss is None or val_loss < self.best_val_loss - self.config.min_delta
-
-    def save_model(self) -> None:
-        """Write the current weights to the run's model/."""
-        if self.rundir is not None:
-            _save_model_atomic(self.trainer.model, self.rundir.model_dir)
-
-    def fail_non_finite(self, where: str, terms: dict[str, float]) -> None:
-        last = self.checkpoint_dir and _describe_checkpoint(self.checkpoint_dir)
-        message = (f"non-finite {where} at step {self.trainer.step} (epoch {self.epoch + 1})"
-                   + "".join(f"{': ' if i == 0 else ', '}{k}={v}" for i, (k, v) in enumerate(terms.items()))
-                   + f"; kept the last good checkpoint ({last or 'none yet'}). "
-                   "Try a lower learning rate.")
-        raise NonFiniteLossError(message)
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
 
     # loop -------------------------------------------------------------------------------------
-    def run(self) -> TrainResult:
+    def run_all(self) -> tuple[str, str, dict[str, Any] | None]:
+        """Train to the end; returns (state, reason, the end record or None)."""
         self.segment_start = time.perf_counter()
-        total_steps = self.config.epochs * self.steps_per_epoch
-        bar = None
-        if self.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total_steps, initial=self.trainer.step, unit="step", dynamic_ncols=True)
-        reason = "finished all epochs"
-        state = "done"
         try:
-            while self.epoch < self.config.epochs:
-                outcome = self.run_epoch(bar)
-                if outcome is not None:
-                    state, reason = outcome
-                    break
+            self._call("on_train_begin")
+            while self.epoch < self.config.epochs and self.stop_reason is None:
+                self.run_epoch()
+            state, reason = self.stop_reason or ("done", "finished all epochs")
+            end = None
+            if self.step_in_epoch:  # ended mid-epoch: the newest weights may be the best ones
+                val = self.trainer.evaluate(self.source.val_images)
+                # Recorded (kind "end") so the run's files agree with its status on the last
+                # step and the best validation loss.
+                end = {"kind": "end", "epoch": self.epoch, "step": self.trainer.step,
+                       **{f"val_{k}": v for k, v in val.items()}, "time": self.elapsed()}
+            self._call("on_train_end", end)
         finally:
-            if bar is not None:
-                bar.close()
-        if self.step_in_epoch:  # ended mid-epoch: the newest weights may be the best ones
-            val = self.trainer.evaluate(self.source.val_images)
-            # Recorded (kind "end") so the run's files agree with its status on the last step
-            # and the best validation loss.
-            self.emit({"kind": "end", "epoch": self.epoch, "step": self.trainer.step,
-                       **{f"val_{k}": v for k, v in val.items()}, "time": self.elapsed()})
-            self.validated = all(math.isfinite(v) for v in val.values())
-            if math.isfinite(val["loss"]) and self.improves(val["loss"]):
-                self.best_val_loss = val["loss"]
-                self.save_model()
-        self.checkpoint()
-        if self.rundir is not None and not self.rundir.model_dir.exists():
-            self.save_model()
-        if self.rundir is not None:
-            self.rundir.write_status(state, pid=os.getpid(), reason=reason, step=self.trainer.step,
-                                  epoch=self.epoch, best_val_loss=self.best_val_loss)
-        self.log(f"{state}: {reason}; step {self.trainer.step}, epoch {self.epoch}, "
-                 f"best val_loss {self.best_val_loss}, {self.elapsed():.1f}s of training")
-        return TrainResult(state, reason, self.trainer.step, self.epoch, self.best_val_loss,
-                           self.trainer.model)
+            for callback in self.callbacks:
+                callback.close()
+        return state, reason, end
 
-    def run_epoch(self, bar) -> tuple[str, str] | None:
-        """Train the rest of the current epoch, then validate. Returns (state, reason) to end."""
+    def run_epoch(self) -> None:
+        """Train the rest of the current epoch, then validate (unless told to stop first)."""
         config, trainer = self.config, self.trainer
         images = self.source.epoch_images(self.epoch)
         if self.step_in_epoch == 0:
@@ -418,64 +338,72 @@ class _Loop:
         for batch in trainer.distribute(images, skip_batches=self.step_in_epoch):
             terms = trainer.train_step(batch)
             self.step_in_epoch += 1
-            if not all(math.isfinite(v) for v in terms.values()):
-                self.fail_non_finite("training loss", terms)
-            for name in TERMS:
-                self.window_sums[name] += terms[name]
-                self.epoch_sums[name] += terms[name]
-            self.window_steps += 1
-            self.epoch_steps += 1
             timed_window_steps += 1
             timed_epoch_steps += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{terms['loss']:.1f}", epoch=self.epoch + 1)
-            if self.window_steps == config.steps_per_window:
-                now = time.perf_counter()
-                self.emit({"kind": "window", "epoch": self.epoch + 1, "step": trainer.step,
-                           **{k: v / self.window_steps for k, v in self.window_sums.items()},
-                           "images_per_s": timed_window_steps * config.batch_size / (now - window_start),
-                           "time": self.elapsed()})
-                self.window_sums, self.window_steps = dict.fromkeys(TERMS, 0.0), 0
-                timed_window_steps, window_start = 0, now
+            window = None
+            if all(math.isfinite(v) for v in terms.values()):  # else NonFiniteStop ends the run
+                for name in TERMS:
+                    self.window_sums[name] += terms[name]
+                    self.epoch_sums[name] += terms[name]
+                self.window_steps += 1
+                self.epoch_steps += 1
+                if self.window_steps == config.steps_per_window:
+                    now = time.perf_counter()
+                    window = {"kind": "window", "epoch": self.epoch + 1, "step": trainer.step,
+                              **{k: v / self.window_steps for k, v in self.window_sums.items()},
+                              "images_per_s": timed_window_steps * config.batch_size
+                              / (now - window_start),
+                              "time": self.elapsed()}
+                    self.window_sums, self.window_steps = dict.fromkeys(TERMS, 0.0), 0
+                    timed_window_steps, window_start = 0, now
             if self.stop.event.is_set():
                 self.log(f"stop requested; stopping at step {trainer.step}")
-                return "stopped", "stop requested"
-            if config.time_limit_s is not None and self.elapsed() >= config.time_limit_s:
+                self.stop_reason = ("stopped", "stop requested")
+            elif config.time_limit_s is not None and self.elapsed() >= config.time_limit_s:
                 self.log(f"time limit {config.time_limit_s}s reached at step {trainer.step}")
-                return "done", "time limit"
-            if time.perf_counter() - self.last_checkpoint_time >= config.checkpoint_every_s:
-                self.checkpoint()
+                self.stop_reason = ("done", "time limit")
+            if window is not None:  # written before a checkpoint can count this step
+                self._call("on_window_end", window)
+            self._call("on_step_end", terms)
+            if self.stop_reason is not None:
+                return
         train_seconds = time.perf_counter() - epoch_start
         val = trainer.evaluate(self.source.val_images)
-        if not all(math.isfinite(v) for v in val.values()):
-            self.fail_non_finite("validation loss", val)
-        self.validated = True
         self.epoch += 1
         self.step_in_epoch = 0
-        improved = self.improves(val["loss"])
-        if improved:
-            self.best_val_loss, self.bad_epochs = val["loss"], 0
-        else:
-            self.bad_epochs += 1
         record = {"kind": "epoch", "epoch": self.epoch, "step": trainer.step,
                   **{k: (v / self.epoch_steps if self.epoch_steps else None)
                      for k, v in self.epoch_sums.items()},
                   **{f"val_{k}": v for k, v in val.items()},
                   "images_per_s": timed_epoch_steps * config.batch_size / max(train_seconds, 1e-9),
                   "time": self.elapsed()}
-        self.emit(record)
-        self.log(f"epoch {self.epoch}/{config.epochs} step {trainer.step}: "
-                 + " ".join(f"{k}={record[k]:.3f}" for k in record
-                            if k not in ("kind", "epoch", "step") and record[k] is not None))
-        if improved:
-            self.save_model()
-        self.checkpoint()
-        if config.patience is not None and self.bad_epochs >= config.patience:
-            return "done", f"early stopping: no val_loss improvement in {config.patience} epochs"
+        if all(math.isfinite(v) for v in val.values()):
+            self.log(f"epoch {self.epoch}/{config.epochs} step {trainer.step}: "
+                     + " ".join(f"{k}={record[k]:.3f}" for k in record
+                                if k not in ("kind", "epoch", "step") and record[k] is not None))
         if config.time_limit_s is not None and self.elapsed() >= config.time_limit_s:
-            return "done", "time limit"
-        return None
+            self.stop_reason = ("done", "time limit")
+        self._call("on_epoch_end", record)
+
+
+def _resume(loop: Loop, checkpoints: StepCheckpoints, changes: tuple[str, ...]) -> None:
+    """Load the newest good checkpoint into the trainer and `loop`, and cut metrics.jsonl back
+    to what that checkpoint had recorded."""
+    try:
+        state = checkpoints.restore()
+    except CheckpointError as error:
+        if changes:
+            raise CheckpointError(f"{error}; this resume changes {', '.join(changes)}: "
+                                  "resume without the ones the checkpoint cannot take") from None
+        raise
+    if state is None:  # a run with no history yet (checked before): a fresh start
+        loop.log(f"no checkpoint in {loop.run.checkpoints_dir} and no history; starting from step 0")
+        return
+    loop.restore(state)
+    loop.trainer.use_configured_learning_rate()
+    loop.run.truncate_metrics(loop.trainer.step, completed_epochs=loop.epoch)
+    loop.log(f"resumed from step {loop.trainer.step} (epoch {loop.epoch}, "
+             f"{loop.step_in_epoch} steps into it)")
 
 
 def _clear_history(run: RunDir) -> None:
@@ -483,9 +411,3 @@ def _clear_history(run: RunDir) -> None:
     run.truncate_metrics(-1)
     for directory in (run.model_dir, run.checkpoints_dir, run.tb_dir):
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def _describe_checkpoint(directory: Path) -> str | None:
-    """Where the last good checkpoint is, for error messages."""
-    latest = latest_checkpoint(directory)
-    return None if latest is None else f"step {latest['step']} at {latest['path']}"
