@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import tensorflow as tf
 
@@ -309,9 +309,11 @@ def save_model_atomic(model: Any, directory: Path) -> None:
 
 
 def default_callbacks(config, run, checkpoints: StepCheckpoints | None, *, progress: bool,
-                      pending_config: dict[str, Any] | None = None) -> list[Callback]:
+                      pending_config: dict[str, Any] | None = None,
+                      extra: Sequence[Callback] = ()) -> list[Callback]:
     """The callbacks `train` runs with, in order: the NaN stop first (nothing is written for a
-    non-finite step or epoch), checkpoints last (they save everyone else's state)."""
+    non-finite step or epoch), then `extra` after the built-in ones, checkpoints last (they
+    save everyone else's state)."""
     callbacks: list[Callback] = [NonFiniteStop()]
     if progress:
         callbacks.append(ProgressBar())
@@ -320,6 +322,7 @@ def default_callbacks(config, run, checkpoints: StepCheckpoints | None, *, progr
     callbacks.append(BestModel(config.min_delta))
     if config.patience is not None:
         callbacks.append(EarlyStopping(config.patience, config.min_delta))
+    callbacks += list(extra)
     if checkpoints is not None:
         callbacks.append(Checkpointing(checkpoints, config.checkpoint_every_s, pending_config))
     return callbacks

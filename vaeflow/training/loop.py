@@ -16,7 +16,7 @@ import os
 import shutil
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import keras
 import tensorflow as tf
@@ -60,7 +60,8 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
           *, resume: bool = False, restart: bool = False,
           build_model: Callable[[], keras.Model] | None = None,
           progress: bool = False, echo: bool = False, stop_event: threading.Event | None = None,
-          strategy: tf.distribute.Strategy | None = None) -> TrainResult:
+          strategy: tf.distribute.Strategy | None = None,
+          callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Train a VAE as `config` says, writing everything into `run_dir`.
 
     Arguments:
@@ -81,6 +82,8 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
         stop_event: when set (or on SIGTERM/SIGINT in the main thread) the loop finishes the
             current step, checkpoints, saves the model and returns state "stopped".
         strategy: overrides `config.distribute`.
+        callbacks: more `vaeflow.training.callbacks.Callback`s, called after the built-in
+            ones but before the checkpoint (which saves their `state`).
 
     Returns:
         A `TrainResult` ("done" after the last epoch, early stopping or the time limit;
@@ -101,24 +104,25 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
         run = RunDir(run.path / "workers", f"worker-{strategy.cluster_resolver.task_id}")
     if run is None:
         return _train_and_record(config, model_config, None, _Start(), build_model, progress,
-                                 echo, stop_event, strategy)
+                                 echo, stop_event, strategy, callbacks)
     # Held for the whole run, before anything in the directory is read or written: a second
     # writer (another CLI, the app, a notebook) is refused and changes nothing.
     with run.lock():
         start = _prepare_run_dir(run, config, model_config if build_model is None else None,
                                  resume, restart)
         return _train_and_record(config, model_config, run, start, build_model, progress, echo,
-                                 stop_event, strategy)
+                                 stop_event, strategy, callbacks)
 
 
 def _train_and_record(config, model_config, run, start, build_model, progress, echo, stop_event,
-                      strategy) -> TrainResult:
+                      strategy, callbacks) -> TrainResult:
     """`_train` with the stop flag and log installed; a failure is recorded in status.json."""
     stop = StopFlag(stop_event)
     stop.install()
     log = RunLog(run, echo)
     try:
-        return _train(config, model_config, run, start, build_model, progress, stop, log, strategy)
+        return _train(config, model_config, run, start, build_model, progress, stop, log, strategy,
+                      callbacks)
     except BaseException as error:
         if is_disk_full(error):
             message = describe_os_error(error, run.path if run is not None else "")
@@ -201,14 +205,15 @@ def _cpu_op_determinism():
             framework_config.disable_op_determinism()
 
 
-def _train(config, model_config, run, start, build_model, progress, stop, log, strategy) -> TrainResult:
+def _train(config, model_config, run, start, build_model, progress, stop, log, strategy,
+           extra_callbacks) -> TrainResult:
     with _cpu_op_determinism():
         return _train_deterministically(config, model_config, run, start, build_model, progress,
-                                        stop, log, strategy)
+                                        stop, log, strategy, extra_callbacks)
 
 
 def _train_deterministically(config, model_config, run, start, build_model, progress, stop, log,
-                             strategy) -> TrainResult:
+                             strategy, extra_callbacks) -> TrainResult:
     build_model = build_model or _default_build_model(model_config)
     started = time.perf_counter()
     image_size = getattr(model_config, "image_size", 36) if model_config is not None else 36
@@ -229,7 +234,8 @@ def _train_deterministically(config, model_config, run, start, build_model, prog
             run.checkpoints_dir, trainer.checkpoint,
             [*trainer.model.weights, *trainer.optimizer.variables])
         callbacks = default_callbacks(config, run, checkpoints, progress=progress,
-                                      pending_config=start.config_record if start.resume else None)
+                                      pending_config=start.config_record if start.resume else None,
+                                      extra=extra_callbacks)
         loop = Loop(config, trainer, source, run, steps_per_epoch, stop, log, callbacks)
         if run is not None and start.restart:
             _clear_history(run)
