@@ -55,6 +55,7 @@ def lock_holder():
         process.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_a_second_writer_is_refused_and_changes_nothing(data_file, tmp_path, lock_holder, capsys):
     run = RunDir(tmp_path / "runs", "busy")
     train(_config(data_file, epochs=1), TINY, run)

@@ -21,14 +21,13 @@ import math
 import os
 import zipfile
 import zlib
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from vaeflow import validate as _check
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.io import atomic_path
+from vaeflow.io import atomic_path, check_format
 from vaeflow.rendering import render_images
 
 FORMAT = "vaeflow.dataset"
@@ -412,10 +411,7 @@ def _parse_meta(meta_arr: np.ndarray, path: str) -> tuple[FlowSpec, int | None]:
         raise DatasetFileError(f"{path}: meta is not valid JSON: {err}") from None
     except RecursionError:
         raise DatasetFileError(f"{path}: meta is nested too deeply to be a vaeflow dataset") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise DatasetFileError(f"{path}: meta.format must be {FORMAT!r}, got {_get(meta, 'format')!r}")
-    if meta.get("version") != VERSION:
-        raise DatasetFileError(f"{path}: meta.version {meta.get('version')!r} is not supported (want {VERSION})")
+    check_format(meta, FORMAT, VERSION, f"{path} meta", DatasetFileError)
     try:
         spec = FlowSpec.from_dict(meta.get("spec"))
         seed = meta.get("seed")
@@ -449,10 +445,6 @@ def load_dataset(path: str | os.PathLike, *, max_bytes: int | None = None) -> Fl
         return FlowDataset(images, factors, header.spec, header.seed)
     except (TypeError, ValueError) as err:
         raise DatasetFileError(f"{path}: {err}") from None
-
-
-def _get(meta, key):
-    return meta.get(key) if isinstance(meta, dict) else None
 
 
 def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:

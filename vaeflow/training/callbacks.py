@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import tensorflow as tf
 
+from vaeflow.io import atomic_directory
 from vaeflow.training.checkpoints import StepCheckpoints, latest_checkpoint
 from vaeflow.training.trainer import NonFiniteLossError
 
@@ -295,17 +294,8 @@ def save_model_atomic(model: Any, directory: Path) -> None:
     """`vaeflow.save_model` into a temporary sibling, then swap it into `directory`."""
     from vaeflow.models import save_model
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    old = directory.with_name(f".{directory.name}.old")
-    try:
+    with atomic_directory(directory) as staging:
         save_model(model, staging)
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            os.replace(directory, old)
-        os.replace(staging, directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def default_callbacks(config, run, checkpoints: StepCheckpoints | None, *, progress: bool,

@@ -20,13 +20,12 @@ import fcntl
 import json
 import math
 import os
-import re
 import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from vaeflow.io import write_json_atomic, write_text_atomic
+from vaeflow.io import check_name, write_json_atomic, write_text_atomic
 
 STATES = ("running", "done", "failed", "stopped")
 LOCK_FILE = ".lock"
@@ -34,20 +33,10 @@ LOCK_FILE = ".lock"
 
 class RunLockedError(RuntimeError):
     """Another process holds the run's writer lock: it is training that run right now."""
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
 def validate_run_name(name: str) -> str:
-    """Return `name` if it is a safe run name, else raise ValueError naming it.
-
-    A safe name is 1–64 characters of letters, digits, ``.``, ``_`` and ``-``, starting with a
-    letter or digit, so it is one path component that cannot leave ``runs/`` (no ``/``, no ``..``).
-    """
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
-        raise ValueError(
-            f"run name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit, and no '..'")
-    return name
+    """Return `name` if it is a safe run name (`vaeflow.io.check_name`: one path component that
+    cannot leave ``runs/``), else raise ValueError naming it."""
+    return check_name(name, "run name")
 
 
 class RunDir:

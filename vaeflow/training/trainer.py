@@ -18,9 +18,9 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from vaeflow.models.vae import TERMS
 from vaeflow.training.config import TrainConfig
 
-TERMS = ("loss", "reconstruction", "kl")
 _VAL_SEED = 2**31 - 1  # the validation noise seed word: the same draws every epoch
 
 
