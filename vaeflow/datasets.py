@@ -485,14 +485,18 @@ def split_dataset(ds: FlowDataset, val_fraction: float = 0.2, seed: int = 0) -> 
     return ds.subset(np.sort(order[n_val:])), ds.subset(np.sort(order[:n_val]))
 
 
-def make_tf_dataset(images, batch_size: int, *, shuffle: bool = True, seed: int = 0):
-    """A `tf.data.Dataset` of float32 image batches in [0, 1]: (shuffle) → batch → scale → prefetch.
+def make_tf_dataset(images, batch_size: int, *, shuffle: bool = True, seed: int = 0,
+                    drop_remainder: bool = False, skip_batches: int = 0):
+    """A `tf.data.Dataset` of float32 image batches in [0, 1]: (shuffle) → batch → skip → scale
+    → prefetch. The trainer feeds every step and validation through it.
 
     Arguments:
         images: uint8 (N, H, W, 3).
         batch_size: images per batch (≥ 1); the last batch may be smaller.
         shuffle: reshuffle every epoch, seeded by `seed`.
         seed: shuffle seed.
+        drop_remainder: leave out a last batch smaller than `batch_size`.
+        skip_batches: start after this many batches (≥ 0), without scaling them.
 
     Raises:
         ValueError: naming `images` or `batch_size`.
@@ -513,5 +517,7 @@ def make_tf_dataset(images, batch_size: int, *, shuffle: bool = True, seed: int 
     data = tf.data.Dataset.from_tensor_slices(images)
     if shuffle:
         data = data.shuffle(images.shape[0], seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
+    skip_batches = _check_count("skip_batches", skip_batches, 0)
+    data = data.batch(batch_size, drop_remainder=drop_remainder).skip(skip_batches)
+    data = data.map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)

@@ -114,6 +114,31 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` says the disk (or the user's quota) is full: an `OSError` with ENOSPC or
+    EDQUOT, or a TensorFlow error whose message says so (TF's file system reports it that way).
+    """
+    if isinstance(error, OSError):
+        return error.errno in _DISK_FULL
+    return "No space left on device" in str(error) or "Disk quota exceeded" in str(error)
+
+
+def describe_os_error(error: BaseException, where: str | os.PathLike) -> str:
+    """One line for an I/O failure that names the place: ``disk full (<path>): ...`` when the
+    disk is full, else the error's own text, followed by `where` if that text names no file.
+
+    The path is the error's own file name when it has one, else `where`.
+    """
+    path = getattr(error, "filename", None) or where
+    if is_disk_full(error):
+        return f"disk full ({path}): free some space, then try again"
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if getattr(error, "filename", None) else f"{text} ({path})"
+
+
 def _exists(path: Path) -> FileExistsError:
     return FileExistsError(f"{path} exists; pass overwrite=True to replace it")
 
