@@ -55,7 +55,7 @@ class StepCheckpoints:
         self.variables = [v for v in variables if tf.as_dtype(v.dtype).is_floating]
         self._position = tf.Variable("", dtype=tf.string, trainable=False)
         self._root = tf.train.Checkpoint(run=checkpoint, position=self._position)
-        self._root.save_counter  # created now (it is lazy), so that a restore fills it
+        _ = self._root.save_counter  # created now (it is lazy), so that a restore fills it
         self._manager: tf.train.CheckpointManager | None = None
 
     def save(self, step: int, state: dict[str, Any]) -> Path:
