@@ -155,7 +155,12 @@ def generate_ui(spec: "vaeflow.FlowSpec", seed: int) -> None:
         bar.progress(min(1.0, done / max(1, total)), text=f"rendered {done:,} / {total:,}")
 
     dataset = vaeflow.generate_dataset(int(n), seed, spec, progress=progress)
-    data_store.save(dataset, name, overwrite=True)
+    try:  # the save itself refuses a name another tab took while this one rendered
+        data_store.save(dataset, name, overwrite=overwrite)
+    except ValueError as error:
+        bar.empty()
+        st.error(str(error))
+        return
     bar.progress(1.0, text="done")
     st.success(f"Saved {len(dataset.images):,} images to {path}")
 

@@ -7,6 +7,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vaeflow.neighbours import squared_distances
+
+
 def latent_grid(
     x_range: Sequence[float], y_range: Sequence[float], n_x: int, n_y: int | None = None
 ) -> np.ndarray:
@@ -52,6 +55,31 @@ def cell_centres(
     (x0, x1), (y0, y1) = _range(x_range, "x_range"), _range(y_range, "y_range")
     half_x, half_y = (x1 - x0) / (2 * n), (y1 - y0) / (2 * n)
     return latent_grid((x0 + half_x, x1 - half_x), (y0 + half_y, y1 - half_y), int(n))
+
+
+def cell_index(xy: Any, x_range: Sequence[float], y_range: Sequence[float], n: int) -> int:
+    """The cell of `cell_centres(x_range, y_range, n)` that holds the point (x, y).
+
+    Cells are numbered row-major from the top-left, like `cell_centres`; a point on a shared
+    edge belongs to the cell right of it / below it, and a point outside the rectangle to the
+    nearest edge cell.
+
+    Raises:
+        ValueError: naming `xy`, `x_range`, `y_range` or `n`.
+
+    >>> cell_index((0.9, 0.9), (0, 1), (0, 1), 2), cell_index((0.1, 0.1), (0, 1), (0, 1), 2)
+    (1, 2)
+    """
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    (x0, x1), (y0, y1) = _range(x_range, "x_range"), _range(y_range, "y_range")
+    point = np.asarray(xy, dtype=np.float64)
+    if point.shape != (2,) or not np.all(np.isfinite(point)):
+        raise ValueError(f"xy must be a finite (x, y) pair, got {xy!r}")
+    n = int(n)
+    column = min(max(int(np.floor((point[0] - x0) / (x1 - x0) * n)), 0), n - 1)
+    row = min(max(int(np.floor((y1 - point[1]) / (y1 - y0) * n)), 0), n - 1)
+    return row * n + column
 
 
 def _range(r: Sequence[float], name: str) -> tuple[float, float]:
@@ -151,12 +179,7 @@ def nearest_index(points: Any, queries: Any) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"queries must be (D,) or (M, D) with D = {points.shape[1]}, got shape {queries.shape}"
         )
-    # |q − p|² = |q|² − 2 q·p + |p|²; one matrix product instead of an (M, N, D) difference.
-    sq = (
-        np.sum(queries**2, axis=1)[:, None]
-        - 2.0 * queries @ points.T
-        + np.sum(points**2, axis=1)[None, :]
-    )
+    sq = squared_distances(queries, points)
     indices = np.argmin(sq, axis=1)
     distances = np.sqrt(np.maximum(sq[np.arange(len(indices)), indices], 0.0))
     if single:
