@@ -87,13 +87,14 @@ class JobRunner:
         return RunDir(self.root, name)
 
     # starting ---------------------------------------------------------------------------------
-    def start(self, name: str, config: TrainConfig, data: str | os.PathLike | None = None,
+    def start(self, name: str, config: TrainConfig | None, data: str | os.PathLike | None = None,
               model_config: Any = None, *, resume: bool = False) -> RunDir:
         """Launch a training process for run `name` and return its `RunDir` at once.
 
         Arguments:
             name: the run's name (see `validate_run_name`).
             config: the recipe; `data` (a dataset path, or ``"stream"``) replaces its source.
+                Unused with `resume` (None is fine there): the run's saved config wins.
             model_config: a `vaeflow.ModelConfig`; None means ``ModelConfig()``.
             resume: continue an existing run from its last checkpoint (its saved configs win).
 
