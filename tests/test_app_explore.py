@@ -291,7 +291,6 @@ def test_an_untrained_model_is_called_collapsed(app):
 
 
 def _compare_page(monkeypatch, tiny_model_dir, tmp_path) -> AppTest:
-    import shutil
 
     import keras
 
@@ -300,7 +299,7 @@ def _compare_page(monkeypatch, tiny_model_dir, tmp_path) -> AppTest:
     runs = tmp_path / "runs"
     keras.utils.set_random_seed(1)  # another model than the default one
     save_model(VAE(ModelConfig()), runs / "other-run" / "model")
-    (runs / "other-run" / "config.json").write_text('{"train": {"data": null}, "model": {}}')
+    (runs / "other-run" / "config.json").write_text('{"train": {"data": null, "stream": true}, "model": {}}')
     monkeypatch.setattr(cache, "PRETRAINED_DIR", tiny_model_dir)
     monkeypatch.setattr(cache, "HELDOUT_SIZE", 150)
     monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(runs))

@@ -292,7 +292,10 @@ def _context(ref: cache.ModelRef) -> Context | None:
     """The model's context on its first two axes, or None after an error message."""
     try:
         cache.get_model(ref)
-        spec = cache.spec_for(ref)
+        source = cache.data_source(ref)
+        for warning in source.warnings:  # a missing or replaced dataset is said, never hidden
+            st.warning(warning, icon=":material/warning:")
+        spec = source.spec
         spec_json = spec.to_json()
         images, factors = cache.heldout_set(spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
         means = cache.heldout_means(ref, spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
