@@ -162,3 +162,18 @@ def test_prior_draws_are_standard_normal_and_seeded():
         latent.prior_draws(5, 0, seed=0)
     with pytest.raises(ValueError, match="seed"):
         latent.prior_draws(5, 2, seed=-1)
+
+
+def test_compiled_decode_gives_the_models_images_for_any_batch_size():
+    import keras
+
+    from vaeflow.models import VAE, ModelConfig
+
+    keras.utils.set_random_seed(0)
+    model = VAE(ModelConfig())
+    decode = latent.compiled_decode(model)
+    for n in (1, 5):
+        z = np.random.default_rng(n).normal(size=(n, 2)).astype(np.float32)
+        images = decode(z)
+        assert isinstance(images, np.ndarray) and images.shape == (n, 36, 36, 3)
+        np.testing.assert_allclose(images, model.decode(z).numpy(), atol=1e-5)
