@@ -12,18 +12,19 @@ from __future__ import annotations
 import base64
 import dataclasses
 import gc
-import json
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 import vaeflow
+import vaeflow.rendering
 from explorer import heldout_store
 from explorer.decode_worker import DecodeWorker
 from explorer.runs_view import runs_dir
 from vaeflow import latent
 from vaeflow.models import PRETRAINED_DIR, load_model
+from vaeflow.training.provenance import DataSource, run_data_source
 
 PRETRAINED = "pretrained (default)"
 # The held-out set every model is drawn on: rendered with the model's own FlowSpec, from a
@@ -58,15 +59,24 @@ def _fingerprint(model_dir: Path) -> str:
     return "|".join(parts)
 
 
+def _runs_with_models() -> list[Path]:
+    """The run folders holding a final model, newest first."""
+    root = runs_dir()
+    if not root.is_dir():
+        return []
+    runs = [p.parent.parent for p in root.glob("*/model/config.json")]
+    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def model_names() -> list[str]:
+    """The names `model_refs` offers, without fingerprinting (cheap enough to poll)."""
+    return [PRETRAINED, *(p.name for p in _runs_with_models())]
+
+
 def model_refs() -> list[ModelRef]:
     """The pretrained default first, then every run with a final model, newest first."""
     refs = [ModelRef(PRETRAINED, str(PRETRAINED_DIR), _fingerprint(PRETRAINED_DIR))]
-    root = runs_dir()
-    if root.is_dir():
-        runs = [p.parent.parent for p in root.glob("*/model/config.json")]
-        runs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        refs += [ModelRef(p.name, str(p), _fingerprint(p / "model")) for p in runs]
-    return refs
+    return refs + [ModelRef(p.name, str(p), _fingerprint(p / "model")) for p in _runs_with_models()]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
@@ -91,25 +101,19 @@ def get_decoder(ref: ModelRef) -> DecodeWorker:
     return DecodeWorker(latent.compiled_decode(get_model(ref)))
 
 
+def data_source(ref: ModelRef) -> "DataSource":
+    """What the model was trained on (`vaeflow.training.provenance.run_data_source`): its
+    spec, and warnings naming the file when the run's dataset is missing or was replaced."""
+    return run_data_source(PRETRAINED_DIR if ref.name == PRETRAINED else ref.path)
+
+
 def spec_for(ref: ModelRef) -> "vaeflow.FlowSpec":
-    """The FlowSpec the model was trained on: its run's dataset spec, else the default."""
-    if ref.name == PRETRAINED:
-        return vaeflow.FlowSpec()
-    try:
-        config = json.loads((Path(ref.path) / "config.json").read_text())
-        data = (config.get("train") or {}).get("data")
-        if data:
-            with np.load(data, allow_pickle=False) as npz:
-                return vaeflow.FlowSpec.from_dict(json.loads(str(npz["meta"][()]))["spec"])
-        if isinstance((config.get("train") or {}).get("spec"), dict):
-            return vaeflow.FlowSpec.from_dict(config["train"]["spec"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # a missing or foreign dataset file: fall back to the study's spec
-    return vaeflow.FlowSpec()
+    """The FlowSpec the model was trained on (see `data_source` for the warnings)."""
+    return data_source(ref).spec
 
 
-# Digest of the renderer's source at import: part of the held-out set's cache key.
-RENDERER_VERSION = heldout_store.renderer_version()
+# Part of the held-out set's cache key: images of another renderer are never reused.
+RENDERER_VERSION = vaeflow.rendering.RENDERER_VERSION
 
 
 def heldout_set(spec_json: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,6 +136,13 @@ def heldout_means(ref: ModelRef, spec_json: str, n: int, seed: int) -> np.ndarra
     """Posterior means float32 (n, L) of the held-out set under the model."""
     images, _ = heldout_set(spec_json, n, seed)
     return latent.posterior_means(get_model(ref), images)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def heldout_kl(ref: ModelRef, spec_json: str, n: int, seed: int) -> float:
+    """The mean KL(q(z | x) || N(0, I)) over the held-out set, nats per image."""
+    images, _ = heldout_set(spec_json, n, seed)
+    return float(np.mean(latent.posterior_kl(get_model(ref), images)))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -67,6 +67,7 @@ def test_the_split_seed_chosen_on_the_dataset_page_is_the_train_pages_default(pa
     assert not page.exception
 
 
+@pytest.mark.slow
 def test_start_refuse_watch_and_stop_a_tiny_run(page, dirs):
     data, runs = dirs
     page.selectbox(key="train.data").set_value(str(data / "tiny.npz"))
@@ -171,3 +172,21 @@ def test_one_bad_run_file_leaves_the_other_runs_on_the_page(page, dirs, damage):
     assert not page.exception, page.exception
     if file != "metrics.jsonl":  # a skipped metrics line is not an error, the others are
         assert any("bad" in e and file in e for e in _texts(page.error)), _texts(page.error)
+
+
+def test_the_form_keeps_its_values_across_pages(page, dirs):
+    page.selectbox(key="train.data").set_value("stream").run()
+    page.number_input(key="train.beta").set_value(2.5)
+    page.number_input(key="train.epochs").set_value(7)
+    page.number_input(key="train.stream_epoch_size").set_value(4096)
+    page.select_slider(key="train.learning_rate").set_value(5e-4)
+    page.text_input(key="train.name").set_value("kept-name").run()
+    page.switch_page("views/dataset.py").run()
+    page.switch_page("views/train.py").run()
+    assert not page.exception
+    assert page.selectbox(key="train.data").value == "stream"
+    assert page.number_input(key="train.beta").value == 2.5
+    assert page.number_input(key="train.epochs").value == 7
+    assert page.number_input(key="train.stream_epoch_size").value == 4096
+    assert page.select_slider(key="train.learning_rate").value == 5e-4
+    assert page.text_input(key="train.name").value == "kept-name"

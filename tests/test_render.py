@@ -80,6 +80,46 @@ def test_an_image_does_not_depend_on_its_batch():
     np.testing.assert_array_equal(alone, together[[0, 137, 299]])
 
 
+@pytest.mark.parametrize("cores", [{0}, {0, 1, 2}])
+def test_chunks_run_one_per_core_the_process_may_use(monkeypatch, cores):
+    """The thread pool follows the cores this process may run on (a taskset or container
+    limit), and the images do not depend on how they were split."""
+    import concurrent.futures
+
+    from vaeflow.rendering import pipeline
+
+    factors = sample_factors(40, seed=7)
+    whole = render_images(factors[:, 0], factors[:, 1])
+    pools = []
+    real_pool = concurrent.futures.ThreadPoolExecutor
+
+    def recording_pool(max_workers=None, **kwargs):
+        pools.append(max_workers)
+        return real_pool(max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: set(cores), raising=False)
+    monkeypatch.setattr(pipeline.concurrent.futures, "ThreadPoolExecutor", recording_pool)
+    monkeypatch.setattr(pipeline, "_CHUNK", 16)  # 40 images → three chunks
+    np.testing.assert_array_equal(render_images(factors[:, 0], factors[:, 1]), whole)
+    assert pools == [len(cores)]
+
+
+def test_chunks_meeting_a_new_geometry_together_trace_it_once(monkeypatch):
+    """Parallel chunks of a geometry never seen before share one trace per stage (tf.function
+    traces under a lock), so no chunk has to run alone first."""
+    from vaeflow.rendering import pipeline
+
+    monkeypatch.setattr(pipeline, "_CHUNK", 16)  # 48 images → three chunks, in parallel
+    monkeypatch.setattr(pipeline, "_worker_count", lambda: 3)
+    spec = dataclasses.replace(FlowSpec(), grid_size=61, image_size=20, levels=17)  # no other test uses it
+    factors = sample_factors(48, seed=11, spec=spec)
+    field_traces = pipeline._field_stage.experimental_get_tracing_count()
+    colour_traces = pipeline._colour_stage.experimental_get_tracing_count()
+    render_images(factors[:, 0], factors[:, 1], spec)
+    assert pipeline._field_stage.experimental_get_tracing_count() == field_traces + 1
+    assert pipeline._colour_stage.experimental_get_tracing_count() == colour_traces + 1
+
+
 def test_density_grid_is_the_flows_density_with_nan_at_the_tanh_edge():
     spec = FlowSpec()
     a, theta = np.array([2.0, 4.5]), np.array([0.5, 3.0])
@@ -163,7 +203,7 @@ def test_a_changed_continuous_spec_value_does_not_recompile():
     assert trace_count() > before  # the counter does see a shape change
 
 
-def testband_area_is_the_unit_square_cut_by_a_line():
+def test_band_area_is_the_unit_square_cut_by_a_line():
     """A(t) against a 400×400 sub-pixel count of {low·u + high·w ≤ t} in the unit square."""
     from vaeflow.rendering.coverage import band_area
 
@@ -179,7 +219,7 @@ def testband_area_is_the_unit_square_cut_by_a_line():
             assert abs(got - counted) < 0.006, (low, high, t, got, counted)
 
 
-def testpainted_band_is_the_highest_band_covering_a_256th():
+def test_painted_band_is_the_highest_band_covering_a_256th():
     """`painted_band` against stepping down band by band with the same area model."""
     from vaeflow.rendering.coverage import band_area, painted_band
 

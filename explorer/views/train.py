@@ -13,10 +13,10 @@ from pathlib import Path
 import streamlit as st
 
 import vaeflow
-from vaeflow.training import RunInProgressError
+from vaeflow.training import RunInProgressError, RunStartError
 from explorer import data_store, runs_view
 from explorer.training_plots import elbo_figure, overlay_figure, progress
-from explorer.widgets import STREAM, plan_text, train_config_ui
+from explorer.widgets import PERSIST, STREAM, plan_text, train_config_ui
 
 LIVE_SECONDS = 1.5
 TABLE_SECONDS = 4.0
@@ -55,7 +55,7 @@ def start_run(root: str, name: str, config, model_config, data: str) -> None:
         run = runner(root).start(name, config, data=data, model_config=model_config)
     except RunInProgressError as error:
         flash("warning", f"A run is already going: {error}")
-    except ValueError as error:
+    except (ValueError, RunStartError) as error:  # RunStartError says "disk full (<path>)"
         flash("error", str(error))
     else:
         flash("success", f"Started {run.name}: it trains in the background; leave or reload "
@@ -70,7 +70,7 @@ def controls_ui(root: str) -> None:
     # A started name is used up: offer a fresh one (set before the widget exists).
     if st.session_state.pop("train.renew_name", False) or "train.name" not in st.session_state:
         st.session_state["train.name"] = runs_view.new_run_name()
-    name = st.text_input("run name", key="train.name", max_chars=64)
+    name = st.text_input("run name", key="train.name", max_chars=64, persist_state=PERSIST)
     st.caption(plan_text(config, model_config, data))
     # Started here in the script, not in a callback, so it uses the values just read.
     if st.button("Start", type="primary", key="train.start", icon=":material/play_arrow:"):
@@ -98,7 +98,7 @@ def live_panel(root: str, active: str | None) -> None:
     # Follow the run just started or training now, unless the user picked another one.
     if st.session_state.get("train.follow") not in names:
         st.session_state["train.follow"] = active or names[0]
-    name = st.selectbox("follow run", names, key="train.follow")
+    name = st.selectbox("follow run", names, key="train.follow", persist_state=PERSIST)
     summary = next(s for s in summaries if s.name == name)
     if summary.state == "broken":
         st.subheader(f"{name} {runs_view.STATE_BADGES['broken']}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -17,15 +17,41 @@ def posterior_means(model: Any, images: Any, batch_size: int = 512) -> np.ndarra
     Returns:
         float32 (N, L).
     """
+    means = [np.asarray(model.encode(x).mean(), dtype=np.float32) for x in _unit_batches(images, batch_size)]
+    return np.concatenate(means, axis=0)
+
+
+def posterior_kl(model: Any, images: Any, batch_size: int = 512) -> np.ndarray:
+    """KL(q(z | x) || N(0, I)) in nats for each image: what its code carries about it.
+
+    A mean near 0 over a data set is posterior collapse (every image gets the prior).
+
+    Arguments:
+        model: has `encode(x)` returning a distribution with `kl_divergence(other)`, and
+            `prior()` (a `vaeflow.VAE`).
+        images: uint8 (N, H, W, 3) (divided by 255) or float in [0, 1].
+
+    Returns:
+        float32 (N,).
+    """
+    prior = model.prior()
+    kls = [np.asarray(model.encode(x).kl_divergence(prior), dtype=np.float32)
+           for x in _unit_batches(images, batch_size)]
+    return np.concatenate(kls, axis=0)
+
+
+def _unit_batches(images: Any, batch_size: int) -> Iterator[np.ndarray]:
+    """`images` as float32 batches of `batch_size` in [0, 1] (uint8 is divided by 255).
+
+    Raises:
+        ValueError: naming `images` unless it is a non-empty (N, H, W, C) batch.
+    """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"images must be a non-empty (N, H, W, C) batch, got {images.shape}")
-    scale = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0
-    means = []
+    scale = np.float32(1.0 / 255.0 if images.dtype == np.uint8 else 1.0)
     for start in range(0, images.shape[0], batch_size):
-        x = images[start : start + batch_size].astype(np.float32) * np.float32(scale)
-        means.append(np.asarray(model.encode(x).mean(), dtype=np.float32))
-    return np.concatenate(means, axis=0)
+        yield images[start : start + batch_size].astype(np.float32) * scale
 
 
 def decode_uint8(model: Any, z: Any, batch_size: int = 1024) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -56,8 +57,8 @@ class SpecArrays:
     u: float32 (G,): pre-tanh grid coordinate atanh(g) (g itself without tanh; 0 where masked).
     ildj: float32 (G,): tanh's inverse log-det at g (0 without tanh or where masked).
     valid: bool (G,): where p is finite (`valid_nodes`).
-    pixels: float32 (2, S + 1) tensor: per pixel, 1.0 where it meets no valid cell (last entry
-        unused); per pixel edge, 1.0 where its nearest grid node is valid.
+    empty: bool tensor (S,): per pixel (along either axis), True where it meets no valid cell.
+    corner_valid: bool tensor (S + 1,): per pixel edge, True where its nearest grid node is valid.
     inv_scale, shift: f2 and f1, float32 (2,).
     radius: 1/(√2·base_scale), so that −|z|²/(2σ²) = −|radius·z|².
     log_norm: −log(2π·base_scale²) − log|scale₁·scale₂|, the base's normaliser and f2's log-det.
@@ -66,7 +67,8 @@ class SpecArrays:
     u: np.ndarray
     ildj: np.ndarray
     valid: np.ndarray
-    pixels: tf.Tensor
+    empty: tf.Tensor
+    corner_valid: tf.Tensor
     inv_scale: np.ndarray
     shift: np.ndarray
     radius: np.float32
@@ -86,13 +88,13 @@ def spec_arrays(spec: FlowSpec) -> SpecArrays:
     empty = empty_pixels(spec)
     empty = np.zeros(spec.image_size, bool) if empty is None else empty
     corner_valid = valid[edge_node_indices(PixelGrid(spec.grid_size, spec.image_size))]
-    pixels = tf.constant(np.stack([np.append(empty, False), corner_valid]).astype(np.float32))
     scale = np.array(spec.scale)
     return SpecArrays(
         u=np.where(valid, u, 0.0).astype(np.float32),  # masked nodes get finite stand-ins
         ildj=np.where(valid, ildj, 0.0).astype(np.float32),
         valid=valid,
-        pixels=pixels,
+        empty=tf.constant(empty),
+        corner_valid=tf.constant(corner_valid),
         inv_scale=(1.0 / scale).astype(np.float32),
         shift=np.array(spec.shift, np.float32),
         radius=np.float32(1.0 / (np.sqrt(2.0) * spec.base_scale)),
@@ -100,7 +102,26 @@ def spec_arrays(spec: FlowSpec) -> SpecArrays:
     )
 
 
-def axis_terms(a: np.ndarray, theta: np.ndarray, spec: FlowSpec, width: int) -> tuple[tf.Tensor, ...]:
+class AxisTerms(NamedTuple):
+    """The chain's log-density on the grid split into per-axis pieces (`axis_terms`), float32.
+
+    Per-image pieces are (G, n), indexed [grid position, image]; x and y are the pre-tanh grid
+    coordinates, r = 1/(√2·base_scale).
+    """
+
+    w1_x: tf.Tensor  # cos θ·x: w₁'s part in x
+    w1_y: tf.Tensor  # sin θ·y: w₁'s part in y
+    rz1_x: tf.Tensor  # r·(cos θ·x / scale₁ − shift₁)
+    rz1_y: tf.Tensor  # r·sin θ·y / scale₁
+    rz2_x: tf.Tensor  # −r·sin θ·x / scale₂
+    rz2_y: tf.Tensor  # r·(cos θ·y / scale₂ − shift₂)
+    shear: tf.Tensor  # (n,): r·a / scale₂
+    log_x: tf.Tensor  # (G,): ildj(x) + log_norm
+    log_y: tf.Tensor  # (G,): ildj(y)
+    valid: tf.Tensor  # (G,): 1.0 where p is finite, else 0.0
+
+
+def axis_terms(a: np.ndarray, theta: np.ndarray, spec: FlowSpec, width: int) -> AxisTerms:
     """The chain's log-density split into per-axis pieces, for `width` images (padded by
     repeating the last one).
 
@@ -115,12 +136,6 @@ def axis_terms(a: np.ndarray, theta: np.ndarray, spec: FlowSpec, width: int) -> 
     (rotation and shear preserve area). Every term but the shear's w₁² is a function of x alone
     plus a function of y alone, so it is computed here once per axis and image (G·n values) and
     the G²·n points only add, square and exponentiate (`density_on_grid`).
-
-    Returns:
-        terms: float32 (6, G, n): [w₁ from x, w₁ from y, r·z₁ from x, r·z₁ from y, r·z₂ from x,
-            r·z₂ from y], each indexed [grid position, image].
-        shear: float32 (n,): r·a / scale₂.
-        log_terms: float32 (3, G): ildj(x) + log_norm, ildj(y), and 1.0 where p is finite.
     """
     arrays = spec_arrays(spec)
     pad = width - a.size
@@ -129,29 +144,32 @@ def axis_terms(a: np.ndarray, theta: np.ndarray, spec: FlowSpec, width: int) -> 
     cos, sin = np.cos(t32), np.sin(t32)
     u, r = arrays.u[:, None], arrays.radius
     inv_scale, shift = arrays.inv_scale, arrays.shift
-    terms = np.stack([
-        u * cos,
-        u * sin,
-        r * (u * cos * inv_scale[0] - shift[0]),
-        r * (u * sin * inv_scale[0]),
-        r * (-u * sin * inv_scale[1]),
-        r * (u * cos * inv_scale[1] - shift[1]),
-    ])
-    log_terms = np.stack([arrays.ildj + arrays.log_norm, arrays.ildj, arrays.valid]).astype(np.float32)
-    return tf.constant(terms), tf.constant(r * a32 * inv_scale[1]), tf.constant(log_terms)
+    terms = AxisTerms(
+        w1_x=u * cos,
+        w1_y=u * sin,
+        rz1_x=r * (u * cos * inv_scale[0] - shift[0]),
+        rz1_y=r * (u * sin * inv_scale[0]),
+        rz2_x=r * (-u * sin * inv_scale[1]),
+        rz2_y=r * (u * cos * inv_scale[1] - shift[1]),
+        shear=r * a32 * inv_scale[1],
+        log_x=arrays.ildj + arrays.log_norm,
+        log_y=arrays.ildj,
+        valid=arrays.valid.astype(np.float32),
+    )
+    return AxisTerms(*(tf.constant(t, tf.float32) for t in terms))
 
 
-def density_on_grid(terms: tf.Tensor, shear: tf.Tensor, log_terms: tf.Tensor) -> tf.Tensor:
+def density_on_grid(terms: AxisTerms) -> tf.Tensor:
     """p on the grid for every image, float32 (G, G, n): [row i = y_i, column j = x_j, image].
 
     From `axis_terms`'s pieces. Masked nodes (the tanh edge) are 0: the density is ≥ 0, so
     cells touching them never raise a pixel's maximum.
     """
     x, y = (lambda t: t[None, :, :]), (lambda t: t[:, None, :])  # (G, n) → along columns / rows
-    w1 = x(terms[0]) + y(terms[1])
-    rz1 = x(terms[2]) + y(terms[3])
-    rz2 = x(terms[4]) + y(terms[5]) - shear * tf.square(w1)
-    log_x, log_y, valid = log_terms[0][None, :, None], log_terms[1][:, None, None], log_terms[2]
+    w1 = x(terms.w1_x) + y(terms.w1_y)
+    rz1 = x(terms.rz1_x) + y(terms.rz1_y)
+    rz2 = x(terms.rz2_x) + y(terms.rz2_y) - terms.shear * tf.square(w1)
+    log_x, log_y, valid = terms.log_x[None, :, None], terms.log_y[:, None, None], terms.valid
     p = tf.exp(log_x + log_y - (tf.square(rz1) + tf.square(rz2)))
     return p * (valid[None, :, None] * valid[:, None, None])
 
@@ -166,7 +184,7 @@ def density_grid(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
     chunks = []
     for i in range(0, a.size, _CHUNK):
         n = min(_CHUNK, a.size - i)
-        p = density_on_grid(*axis_terms(a[i : i + n], theta[i : i + n], spec, n)).numpy()
+        p = density_on_grid(axis_terms(a[i : i + n], theta[i : i + n], spec, n)).numpy()
         chunks.append(np.moveaxis(p, -1, 0))
     valid = valid_nodes(spec)
     return np.where(valid[None, :, None] & valid[None, None, :], np.concatenate(chunks), np.nan).astype(np.float32)

@@ -41,15 +41,16 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import os
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from vaeflow.flows.chain import as_factors
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.rendering.colormaps import colormap_bytes
+from vaeflow.rendering.colormaps import colormap_bytes, colormap_index
 from vaeflow.rendering.coverage import painted_band, slopes_at_max
-from vaeflow.rendering.density import axis_terms, density_on_grid, empty_pixels, spec_arrays
+from vaeflow.rendering.density import AxisTerms, axis_terms, density_on_grid, empty_pixels, spec_arrays
 from vaeflow.rendering.levels import ContourLevels, contour_levels
 from vaeflow.rendering.raster import PixelGrid, corner_nodes, pixel_max
 
@@ -57,65 +58,67 @@ from vaeflow.rendering.raster import PixelGrid, corner_nodes, pixel_max
 # bucket and geometry), so a 24-image preview computes 32 images, not a full chunk.
 _BUCKETS = (16, 32, 64, 128, 256, 512)
 _CHUNK = _BUCKETS[-1]
-_WORKERS = min(2, os.cpu_count() or 1)
-_COMPILED: set[tuple[int, int, int]] = set()  # geometries whose full-chunk stages are compiled
-
-_trace_counts: dict[str, int] = {}
 
 
-def _traced(name: str) -> None:
-    """Count a trace of stage `name` (Python code in a tf.function body runs only when tracing)."""
-    _trace_counts[name] = _trace_counts.get(name, 0) + 1
+def _worker_count() -> int:
+    """The cores this process may run on (a container's or `taskset`'s limit, not the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
-def trace_count() -> int:
-    """How many times the renderer's compiled stages have been traced (retraced) so far."""
-    return sum(_trace_counts.values())
+class PixelField(NamedTuple):
+    """What `_field_stage` gives per image, float32; per-pixel arrays are (n, S, S), row 0 is
+    y = +extent."""
+
+    zmin_bound: tf.Tensor  # (n,): an upper bound on the density's minimum over the valid nodes
+    zmax: tf.Tensor  # (n,): the density's maximum over the grid
+    best: tf.Tensor  # each pixel's maximum, −inf where the pixel meets no valid cell
+    slope_x: tf.Tensor  # the field's rates per px where the maximum sits (`slopes_at_max`)
+    slope_y: tf.Tensor
+
+
+class Bands(NamedTuple):
+    """Each image's contour bands for `_colour_stage`, float32 (n,) each."""
+
+    lowest: tf.Tensor  # level 0
+    step: tf.Tensor  # the level step
+    top: tf.Tensor  # the highest band's index, count − 2
 
 
 @tf.function(jit_compile=True)
-def _field_stage(terms, shear, log_terms, pixels, grid_size: int, image_size: int):
-    """→ (an upper bound on zmin (n,), zmax (n,), per-pixel max (n, S, S), and the slopes at
-    it along x and y (n, S, S) each, `slopes_at_max`).
-
-    Rows of the outputs are image rows: row 0 is y = +extent. Pixels meeting no valid cell
-    have max −inf.
-    """
-    _traced("field")
+def _field_stage(terms: AxisTerms, empty, corner_valid, grid_size: int, image_size: int) -> PixelField:
+    """The density's pixel field, from `axis_terms`; empty (S,) and corner_valid (S + 1,) are
+    `SpecArrays`' masks."""
     grid = PixelGrid(grid_size, image_size)
-    p = density_on_grid(terms, shear, log_terms)
+    p = density_on_grid(terms)
     best = pixel_max(p, grid)
     # The pixels cover every valid cell and the maximum sits on a node: this is the grid's max.
     zmax = tf.reduce_max(best, axis=[0, 1])
-    empty = pixels[0, :-1] > 0
     best = tf.where((empty[:, None] | empty[None, :])[..., None], tf.constant(-np.inf, p.dtype), best)
     corners = corner_nodes(p, grid)
-    corner_valid = pixels[1] > 0
     # The min over a subset of the valid nodes bounds the true min from above (see _levels).
     on_valid = (corner_valid[:, None] & corner_valid[None, :])[..., None]
     zmin_bound = tf.reduce_min(tf.where(on_valid, corners, tf.constant(np.inf, p.dtype)), axis=[0, 1])
     image_major = lambda t: tf.transpose(t[::-1], [2, 0, 1])  # (n, S, S), row 0 is y = +extent
     # Corners on masked nodes (the tanh edge) hold 0, not the field: never take their slopes.
     slope_x, slope_y = slopes_at_max(p, best, tf.where(on_valid, corners, tf.constant(-np.inf, p.dtype)), grid)
-    return zmin_bound, zmax, image_major(best), image_major(slope_x), image_major(slope_y)
+    return PixelField(zmin_bound, zmax, image_major(best), image_major(slope_x), image_major(slope_y))
 
 
 @tf.function(jit_compile=True)
-def _zmin_stage(terms, shear, log_terms):
+def _zmin_stage(terms: AxisTerms):
     """The exact minimum of p over the valid nodes, (n,); only when `_levels` needs it."""
-    _traced("zmin")
-    p = density_on_grid(terms, shear, log_terms)
-    valid = (log_terms[2][:, None] * log_terms[2][None, :] > 0)[..., None]
+    p = density_on_grid(terms)
+    valid = (terms.valid[:, None] * terms.valid[None, :] > 0)[..., None]
     return tf.reduce_min(tf.where(valid, p, tf.constant(np.inf, p.dtype)), axis=[0, 1])
 
 
 @tf.function(jit_compile=True)
-def _colour_stage(field, slope_x, slope_y, bands, colours):
-    """Pixels → RGB: field, slope_x, slope_y (n, S, S); bands (3, n) = lowest level, step, top
-    band (all float32); colours uint8 (n, K + 1, 3), band k's colour, last row white
-    → (n, S, S, 3)."""
-    _traced("colour")
-    lowest, step, top = bands[0, :, None, None], bands[1, :, None, None], bands[2, :, None, None]
+def _colour_stage(field, slope_x, slope_y, bands: Bands, colours):
+    """Pixels → RGB: field, slope_x, slope_y (n, S, S) (`PixelField`'s best and slopes);
+    colours uint8 (n, K + 1, 3), band k's colour, last row white → (n, S, S, 3)."""
+    lowest, step, top = (t[:, None, None] for t in bands)
     # Each pixel's band: level[k] < v ≤ level[k+1]. float32 is enough: the field itself is a
     # float32 interpolation, so ties within 1e-7 of a level are noise either way.
     band = tf.clip_by_value(tf.math.ceil((field - lowest) / step) - 1, 0.0, top)
@@ -125,18 +128,21 @@ def _colour_stage(field, slope_x, slope_y, bands, colours):
     return tf.gather(colours, index, batch_dims=1)
 
 
+def trace_count() -> int:
+    """How many times the renderer's compiled stages have been traced (retraced) so far."""
+    return sum(stage.experimental_get_tracing_count() for stage in (_field_stage, _zmin_stage, _colour_stage))
+
+
 def _band_colours(levels: ContourLevels, cmap: str, bands: int) -> np.ndarray:
     """Each band's colour, exactly as matplotlib computes it in float64: uint8 (n, bands + 1, 3).
 
     layer = ½(level[k] + level[k+1]); x = (layer − level[0]) / (level[−1] − level[0]);
-    entry int(256·x), with x = 1 → 255. The extra last row is white (pixels no band touches).
+    entry `colormap_index(x)` (int(256·x), x = 1 → 255). The extra last row is white (pixels no band touches).
     """
     n = levels.count.size
     level = levels.level(np.broadcast_to(np.arange(bands + 1, dtype=np.float64), (n, bands + 1)))
     lowest, highest = level[:, :1], levels.level((levels.count - 1)[:, None].astype(np.float64))
-    x = (0.5 * (level[:, :-1] + level[:, 1:]) - lowest) / (highest - lowest) * 256.0
-    x = np.where(x == 256.0, 255.0, x)
-    entry = np.clip(x, 0.0, 255.0).astype(np.intp)
+    entry = colormap_index((0.5 * (level[:, :-1] + level[:, 1:]) - lowest) / (highest - lowest))
     table = np.concatenate([colormap_bytes(cmap), np.full((1, 3), 255, np.uint8)])
     # np.take along rows is ~5× faster than fancy indexing table[index] for this (n, K, 3) gather.
     return np.take(table, np.concatenate([entry, np.full((n, 1), 256)], axis=1), axis=0)
@@ -175,12 +181,13 @@ def _render_chunk(a: np.ndarray, theta: np.ndarray, spec: FlowSpec) -> np.ndarra
         return np.full((n, spec.image_size, spec.image_size, 3), 255, np.uint8)
     width = next(b for b in _BUCKETS if b >= n)
     terms = axis_terms(a, theta, spec, width)
-    pixels = spec_arrays(spec).pixels
-    zmin_bound, zmax, field, slope_x, slope_y = _field_stage(*terms, pixels, spec.grid_size, spec.image_size)
-    levels = _levels(zmin_bound.numpy(), zmax.numpy(), lambda: _zmin_stage(*terms).numpy(), spec.levels)
-    bands = np.stack([levels.level(0), levels.step, levels.count - 2]).astype(np.float32)
-    colours = _band_colours(levels, spec.cmap, spec.levels + 3)  # MaxNLocator: ≤ levels + 4 ticks
-    return _colour_stage(field, slope_x, slope_y, tf.constant(bands), tf.constant(colours)).numpy()[:n]
+    arrays = spec_arrays(spec)
+    field = _field_stage(terms, arrays.empty, arrays.corner_valid, spec.grid_size, spec.image_size)
+    levels = _levels(field.zmin_bound.numpy(), field.zmax.numpy(), lambda: _zmin_stage(terms).numpy(), spec.levels)
+    lowest, step, top = (np.asarray(x, np.float32) for x in (levels.level(0), levels.step, levels.count - 2))
+    bands = Bands(tf.constant(lowest), tf.constant(step), tf.constant(top))
+    colours = tf.constant(_band_colours(levels, spec.cmap, spec.levels + 3))  # MaxNLocator: ≤ levels + 4 ticks
+    return _colour_stage(field.best, field.slope_x, field.slope_y, bands, colours).numpy()[:n]
 
 
 def render_images(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
@@ -209,13 +216,11 @@ def render_images(a, theta, spec: FlowSpec | None = None) -> np.ndarray:
     def chunk(i: int) -> np.ndarray:
         return _render_chunk(a[i : i + _CHUNK], theta[i : i + _CHUNK], spec)
 
-    # Chunks are independent and TF releases the GIL, so one chunk is in flight per core. The
-    # first full chunk of a geometry runs alone the first time (it compiles the stages once).
+    # Chunks are independent and TF releases the GIL, so one chunk is in flight per core. Chunks
+    # that meet an uncompiled stage together still trace and compile it once: tf.function traces
+    # under a lock and XLA's compilation cache holds a lock per signature while compiling.
     starts = range(0, a.size, _CHUNK)
     if len(starts) == 1:
         return chunk(0)
-    geometry = (spec.grid_size, spec.image_size, spec.levels)
-    done = [] if geometry in _COMPILED else [chunk(0)]
-    _COMPILED.add(geometry)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        return np.concatenate([*done, *pool.map(chunk, starts[len(done):])], axis=0)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=_worker_count()) as pool:
+        return np.concatenate(list(pool.map(chunk, starts)), axis=0)
