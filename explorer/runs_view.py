@@ -86,10 +86,11 @@ def table_row(summary: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, A
         "time": duration_text(summary.duration_s) if summary.duration_s is not None else MISSING,
         "data": (Path(dataset).stem if dataset and dataset != "stream" else dataset) or MISSING,
         "model": model or MISSING,
-        "β": hp.get("beta"),
-        "lr": f"{lr:.0e}" if isinstance(lr, (int, float)) else MISSING,
-        "batch": hp.get("batch_size"),
-        "seed": hp.get("seed"),
+        "recipe": " · ".join(part for part in (
+            f"β {hp['beta']:g}" if isinstance(hp.get("beta"), (int, float)) else "",
+            f"lr {lr:.0e}" if isinstance(lr, (int, float)) else "",
+            f"batch {hp['batch_size']}" if hp.get("batch_size") else "",
+            f"seed {hp['seed']}" if hp.get("seed") is not None else "") if part) or MISSING,
     }
 
 

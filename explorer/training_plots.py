@@ -16,9 +16,10 @@ from plotly.subplots import make_subplots
 from vaeflow.models import TERMS
 
 TERM_TITLES = {
-    "loss": "loss = recon. + β·KL",
-    "reconstruction": "reconstruction NLL",
-    "kl": "KL(q(z|x) ‖ p(z))",
+    # short: three panels share a column that can be 600 px wide
+    "loss": "loss (recon. + β·KL)",
+    "reconstruction": "reconstruction",
+    "kl": "KL(q ‖ p)",
 }
 TRAIN_COLOUR = "#ff8c1a"
 VAL_COLOUR = "#6ec6ff"
@@ -81,7 +82,9 @@ def focus_range(*curves: Sequence[float]) -> list[float] | None:
 
 def elbo_figure(records: Sequence[Mapping[str, Any]], title: str = "", x: str = "step") -> go.Figure:
     """Three panels (objective, reconstruction, KL), each with the train and validation curve."""
-    figure = make_subplots(rows=1, cols=3, subplot_titles=[TERM_TITLES[t] for t in TERMS])
+    figure = make_subplots(rows=1, cols=3, subplot_titles=[TERM_TITLES[t] for t in TERMS],
+                           horizontal_spacing=0.09)
+    figure.update_annotations(font_size=12)
     has_windows = any(r.get("kind") == "window" for r in records)
     train_kind = "window" if has_windows else None
     for col, term in enumerate(TERMS, start=1):

@@ -137,9 +137,11 @@ def live_panel(root: str, active: str | None) -> None:
 
     st.subheader(f"{name} {runs_view.STATE_BADGES.get(summary.state, summary.state)}")
     c = st.columns(5)
-    c[0].metric("epochs done", f"{where['epoch'] or 0} / {epochs}")
+    c[0].metric("epochs", f"{where['epoch'] or 0} / {epochs}", help="completed / planned")
     c[1].metric("step", where["step"] if where["step"] is not None else "–")
-    c[2].metric("images / s", f"{where['images_per_s']:,.0f}" if where["images_per_s"] else "–")
+    rate = where["images_per_s"]
+    c[2].metric("img / s", ("–" if not rate else f"{rate / 1000:.1f}k" if rate >= 1000
+                            else f"{rate:.0f}"), help="training images per second")
     c[3].metric("elapsed", runs_view.duration_text(summary.duration_s, compact=True))
     c[4].metric("ETA", runs_view.duration_text(where["eta_s"], compact=True)
                 if summary.state == "running" else "–")
@@ -177,9 +179,9 @@ def live_panel(root: str, active: str | None) -> None:
 def actions_ui(jobs, summary, active: str | None) -> None:
     """Resume (a stopped or failed run, from its last checkpoint) and Delete, with a confirmation."""
     name = summary.name
-    c1, c2, _ = st.columns([1, 1, 3])
+    row = st.container(horizontal=True)  # buttons at their natural width, never clipped
     if summary.state in ("stopped", "failed"):
-        if c1.button("Resume", key="train.resume", icon=":material/play_circle:", disabled=active is not None,
+        if row.button("Resume", key="train.resume", icon=":material/play_circle:", disabled=active is not None,
                      help="Continue from its last checkpoint with its saved settings "
                           "(as `python -m vaeflow train --run-dir … --resume`)."
                           + (f" Wait for {active} to end first." if active else "")):
@@ -191,7 +193,7 @@ def actions_ui(jobs, summary, active: str | None) -> None:
                 flash("success", f"Resumed {name} from its last checkpoint.")
                 st.session_state.pop("train.stopping", None)
             st.rerun(scope="app")
-    with c2.popover("Delete", icon=":material/delete:"):
+    with row.popover("Delete", icon=":material/delete:"):
         st.markdown(f"Delete **{name}** with its checkpoints, model and logs? This cannot be undone.")
         if st.button(f"Delete {name}", key="train.delete", type="primary"):
             try:
@@ -244,7 +246,7 @@ def runs_panel(root: str) -> None:
 def main() -> None:
     st.title("Train")
     root = str(runs_view.runs_dir())
-    left, right = st.columns([1, 2], gap="large")
+    left, right = st.columns([2, 3], gap="large")
     with left:
         controls_ui(root)
     active = runner(root).active_run()
