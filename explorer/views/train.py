@@ -136,15 +136,18 @@ def live_panel(root: str, active: str | None) -> None:
     where = progress(records, epochs, runs_view.steps_per_epoch_estimate(config, n_images))
 
     st.subheader(f"{name} {runs_view.STATE_BADGES.get(summary.state, summary.state)}")
-    c = st.columns(5)
-    c[0].metric("epochs", f"{where['epoch'] or 0} / {epochs}", help="completed / planned")
-    c[1].metric("step", where["step"] if where["step"] is not None else "–")
+    c = [st.container(horizontal=True, gap="medium")] * 5  # each metric at its own width
+    c[0].metric("epochs", f"{where['epoch'] or 0} / {epochs}", help="completed / planned",
+                width="content")
+    c[1].metric("step", where["step"] if where["step"] is not None else "–", width="content")
     rate = where["images_per_s"]
     c[2].metric("img / s", ("–" if not rate else f"{rate / 1000:.1f}k" if rate >= 1000
-                            else f"{rate:.0f}"), help="training images per second")
-    c[3].metric("elapsed", runs_view.duration_text(summary.duration_s, compact=True))
+                            else f"{rate:.0f}"), help="training images per second",
+                width="content")
+    c[3].metric("elapsed", runs_view.duration_text(summary.duration_s, compact=True),
+                width="content")
     c[4].metric("ETA", runs_view.duration_text(where["eta_s"], compact=True)
-                if summary.state == "running" else "–")
+                if summary.state == "running" else "–", width="content")
     if summary.state == "running" and where["fraction"] is not None:
         st.progress(where["fraction"])
     if summary.state == "running":
@@ -220,6 +223,9 @@ def runs_panel(root: str) -> None:
     metrics = {s.name: jobs.read_metrics(s.name) for s in summaries}
     rows = [runs_view.table_row(s, metrics[s.name]) for s in summaries]
     st.dataframe(rows, hide_index=True, key="train.runs_table", column_config={
+        "run": st.column_config.Column(width="medium"),
+        **{c: st.column_config.Column(width="small")
+           for c in ("status", "epochs", "val KL", "val recon.", "time", "data", "model")},
         "best val ELBO": st.column_config.Column(help="highest validation ELBO, nats per image"),
         "val KL": st.column_config.Column(help="KL(q(z|x) ‖ p(z)) of the last epoch, nats; "
                                                "below ~1 the latent carries almost nothing"),
