@@ -85,13 +85,14 @@ def slider_value(page, key: str) -> str:
     return page.locator(f".st-key-{key} input[type='range']").first.input_value()
 
 
-def nudge_slider(page, key: str, presses: int) -> None:
-    """Move a slider by `presses` steps with the keyboard (negative: to the left)."""
+def press_slider(page, key: str, *keys: str) -> None:
+    """Move a slider with the keyboard, one key and one rerun at a time (keys pressed during a
+    rerun can be dropped): "Home", "End", "ArrowLeft", ..."""
     thumb = page.locator(f".st-key-{key} input[type='range']").first
-    thumb.focus()
-    for _ in range(abs(presses)):
-        thumb.press("ArrowRight" if presses > 0 else "ArrowLeft")
-    settle(page)
+    for name in keys:
+        thumb.focus()
+        thumb.press(name)
+        settle(page)
 
 
 def number_value(page, key: str) -> str:
@@ -115,13 +116,13 @@ def _dataset_view(page) -> dict:
 def test_dataset_controls_survive_a_page_switch_and_travel_in_the_link(browser, app_url):
     page = new_page(browser)
     open_page(page, app_url + "/dataset", "Dataset")
-    nudge_slider(page, "spec-a_mean", -5)  # 3.0 -> 2.5 in steps of 0.1
-    nudge_slider(page, "spec-theta_span", -30)
+    press_slider(page, "spec-a_mean", "Home")  # 3.0 -> -8.0
+    press_slider(page, "spec-theta_span", "Home")  # 360 -> 1
     type_number(page, "dataset-seed", 3)
     type_number(page, "dataset-split_seed", 4)
     view = _dataset_view(page)
-    assert view == {"a_mean": "2.5", "theta_span": "330", "seed": "3", "split_seed": "4"}
-    link = "a_mean=2.5&theta_span=330&seed=3&split_seed=4"
+    assert view == {"a_mean": "-8", "theta_span": "1", "seed": "3", "split_seed": "4"}
+    link = "a_mean=-8&theta_span=1&seed=3&split_seed=4"
     assert eventually(lambda: page.url.split("?")[-1], link) == link
 
     go_to(page, "Train")
@@ -147,13 +148,13 @@ def test_dataset_controls_survive_a_page_switch_and_travel_in_the_link(browser, 
 def test_reset_moves_the_sliders_back_and_the_next_touch_keeps_the_reset(browser, app_url):
     page = new_page(browser)
     open_page(page, app_url + "/dataset", "Dataset")
-    nudge_slider(page, "spec-a_mean", -10)
-    nudge_slider(page, "spec-base_scale", 5)
-    assert (slider_value(page, "spec-a_mean"), slider_value(page, "spec-base_scale")) == ("2", "0.35")
-    page.locator(".st-key-spec-reset button").click()
+    press_slider(page, "spec-a_mean", "Home")
+    press_slider(page, "spec-base_scale", "End")
+    assert (slider_value(page, "spec-a_mean"), slider_value(page, "spec-base_scale")) == ("-8", "1")
+    page.get_by_role("button", name="Reset to the study's chain").click()
     settle(page)
     assert (slider_value(page, "spec-a_mean"), slider_value(page, "spec-base_scale")) == ("3", "0.3")
-    nudge_slider(page, "spec-a_std", 1)  # the next touch must not bring the old spec back
+    press_slider(page, "spec-a_std", "ArrowRight")  # the next touch must not bring the old spec back
     assert (slider_value(page, "spec-a_mean"), slider_value(page, "spec-base_scale")) == ("3", "0.3")
     assert "a_mean" not in page.url and "a_std=1.01" in page.url
 
