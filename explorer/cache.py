@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 
 import vaeflow
+import vaeflow.models
 import vaeflow.rendering
 from explorer import heldout_store
 from explorer.runs_view import runs_dir
@@ -84,7 +85,8 @@ def get_model(ref: ModelRef):
 def data_source(ref: ModelRef) -> "DataSource":
     """What the model was trained on (`vaeflow.training.provenance.run_data_source`): its
     spec, and warnings naming the file when the run's dataset is missing or was replaced."""
-    return run_data_source(PRETRAINED_DIR if ref.name == PRETRAINED else ref.path)
+    # The pretrained entry is the shipped model, trained on the study's flow (pretrained/RECIPE.md).
+    return run_data_source(vaeflow.models.PRETRAINED_DIR if ref.name == PRETRAINED else ref.path)
 
 
 def spec_for(ref: ModelRef) -> "vaeflow.FlowSpec":

@@ -185,7 +185,8 @@ def setup_ui() -> Context | None:
         source = cache.data_source(ref)
         for warning in source.warnings:  # a missing or replaced dataset is said, never hidden
             st.warning(warning, icon=":material/warning:")
-        spec_json = source.spec.to_json()
+        spec = source.spec
+        spec_json = spec.to_json()
         images, factors = cache.heldout_set(spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
         means = cache.heldout_means(ref, spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
     except ValueError as error:

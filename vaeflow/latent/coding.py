@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from vaeflow import validate as _check
 
 def posterior_means(model: Any, images: Any, batch_size: int = 512) -> np.ndarray:
     """E[z | x] of the model's posterior for each image, encoded in batches.
@@ -50,7 +51,7 @@ def prior_draws(n: int, latent_dim: int, seed: int) -> np.ndarray:
 
     The one seeded prior sampler: the explorer's prior samples and the metrics' FID decode these.
     """
-    for name, value, low in (("n", n, 1), ("latent_dim", latent_dim, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or int(value) != value or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return np.random.default_rng(seed).standard_normal((int(n), int(latent_dim))).astype(np.float32)
+    n = _check.integer("n", n, low=1)
+    latent_dim = _check.integer("latent_dim", latent_dim, low=1)
+    seed = _check.seed("seed", seed)
+    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from vaeflow import validate as _check
 from vaeflow import latent
 from vaeflow.metrics.bounds import as_unit_float, negative_elbo, negative_iwae
 from vaeflow.metrics.factors import factor_r2
@@ -47,8 +48,7 @@ def evaluate(model: VAE, dataset, *, iwae_k: int = 512, seed: int = 0,
     """
     if not hasattr(dataset, "images") or not hasattr(dataset, "factors"):
         raise ValueError(f"dataset must have .images and .factors, got {type(dataset).__name__}")
-    if isinstance(iwae_k, bool) or not isinstance(iwae_k, (int, np.integer)) or iwae_k < 0:
-        raise ValueError(f"iwae_k must be an integer >= 0, got {iwae_k!r}")
+    iwae_k = _check.integer("iwae_k", iwae_k, low=0)
     start = time.time()
     images = as_unit_float(dataset.images)
     factors = np.asarray(dataset.factors)

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from vaeflow import validate as _check
 from vaeflow.models.architectures import build_decoder, build_encoder
 from vaeflow.models.config import ModelConfig
 
@@ -154,8 +155,7 @@ class VAE(keras.Model):
             k: number of importance samples, >= 1.
             seed: an int or a shape-[2] int tensor; the same seed gives the same bound.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        k = _check.integer("k", k, low=1)
         x = self._check_images(x)
         loc, scale_tril = self.posterior_params(x)
         q = tfd.MultivariateNormalTriL(loc=loc, scale_tril=scale_tril)
