@@ -134,7 +134,7 @@ def test_a_finished_run_can_be_explored(monkeypatch, tiny_model_dir, tmp_path):
 
     runs = tmp_path / "runs"
     shutil.copytree(tiny_model_dir, runs / "tiny-run" / "model")
-    (runs / "tiny-run" / "config.json").write_text('{"train": {"data": null}, "model": {}}')
+    (runs / "tiny-run" / "config.json").write_text('{"train": {"stream": true}, "model": {}}')
     (runs / "unfinished").mkdir(parents=True)  # no model/ yet: not offered
     monkeypatch.setattr(cache, "PRETRAINED_DIR", tiny_model_dir)
     monkeypatch.setattr(cache, "HELDOUT_SIZE", 150)
@@ -144,8 +144,13 @@ def test_a_finished_run_can_be_explored(monkeypatch, tiny_model_dir, tmp_path):
     model = at.selectbox(key="explore_model")
     assert model.options == [cache.PRETRAINED, "tiny-run"]
     model.set_value("tiny-run").run()
-    assert not at.exception and not at.error
+    assert not at.exception and not at.error and not at.warning
     assert len(_trace(at, DATA_TRACE)["x"]) == 150
+    # a run whose dataset is gone: drawn all the same, with a warning naming the file
+    (runs / "tiny-run" / "config.json").write_text('{"train": {"data": "gone.npz"}, "model": {}}')
+    at.run()
+    assert not at.exception and not at.error
+    assert "gone.npz" in at.warning[0].value
 
 
 def _page_on_a_fresh_model(monkeypatch, tmp_path, latent_dim: int) -> AppTest:
@@ -238,7 +243,7 @@ def test_the_view_survives_a_visit_to_another_page(monkeypatch, tiny_model_dir, 
 
     runs = tmp_path / "runs"
     shutil.copytree(tiny_model_dir, runs / "tiny-run" / "model")
-    (runs / "tiny-run" / "config.json").write_text('{"train": {"data": null}, "model": {}}')
+    (runs / "tiny-run" / "config.json").write_text('{"train": {"stream": true}, "model": {}}')
     monkeypatch.setattr(cache, "PRETRAINED_DIR", tiny_model_dir)
     monkeypatch.setattr(cache, "HELDOUT_SIZE", 150)
     monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(runs))
