@@ -54,9 +54,9 @@ def test_the_trainer_records_the_dataset_and_evaluate_uses_its_spec(tmp_path, mo
                         lambda n, seed, spec=None, **kw: rendered.append(spec) or real(n, seed, spec, **kw))
     data.unlink()  # evaluate needs only the run's record
     capsys.readouterr()
-    assert main(["evaluate", "--model", str(tmp_path / "runs" / "one"), "--n", "8", "--iwae-k", "0"]) == 0
+    assert main(["evaluate", "--model", str(tmp_path / "runs" / "one"), "--n", "24", "--iwae-k", "0"]) == 0
     out = capsys.readouterr()
-    assert rendered == [spec] and json.loads(out.out)["n_images"] == 8
+    assert rendered == [spec] and json.loads(out.out)["n_images"] == 24
     assert "warning:" in out.err and str(data) in out.err and "missing" in out.err
 
 

@@ -123,12 +123,9 @@ def max_dataset_bytes() -> int:
     if not text:
         return DEFAULT_MAX_DATASET_BYTES
     try:
-        value = float(text)
+        return _check.integer(MAX_BYTES_ENV, float(text), low=1)
     except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value != int(value) or value < 1:
-        raise ValueError(f"{MAX_BYTES_ENV} must be a positive number of bytes, got {text!r}")
-    return int(value)
+        raise ValueError(f"{MAX_BYTES_ENV} must be a positive whole number of bytes, got {text!r}") from None
 
 
 def dataset_bytes(n: int, image_size: int) -> int:
