@@ -24,6 +24,7 @@ figure.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -130,12 +131,12 @@ def main() -> None:
             empty_ms = []
             for k in range(min(args.clicks, len(spots))):
                 x, y = spots[k]
-                empty_ms.append(_timed_change(page, lambda: bu.click_latent(page, x, y), bu.DECODED_IMG))
+                empty_ms.append(_timed_change(page, functools.partial(bu.click_latent, page, x, y), bu.DECODED_IMG))
                 page.wait_for_selector(bu.IDLE)
 
             data_ms = []
-            for row, (x, y), _ in bu.isolated_data_points(page, args.clicks, min_gap_px=6.0):
-                data_ms.append(_timed_change(page, lambda: bu.click_latent(page, x, y), bu.DECODED_IMG))
+            for _row, (x, y), _ in bu.isolated_data_points(page, args.clicks, min_gap_px=6.0):
+                data_ms.append(_timed_change(page, functools.partial(bu.click_latent, page, x, y), bu.DECODED_IMG))
                 page.wait_for_selector(bu.IDLE)
 
             slide_ms = []
@@ -144,7 +145,7 @@ def main() -> None:
             t_input.focus()
             for k in range(args.slides):
                 key = "ArrowRight" if (k // 5) % 2 == 0 else "ArrowLeft"
-                slide_ms.append(_timed_change(page, lambda: page.keyboard.press(key), bu.FRAME_IMG))
+                slide_ms.append(_timed_change(page, functools.partial(page.keyboard.press, key), bu.FRAME_IMG))
                 page.wait_for_selector(bu.IDLE)
 
     print(f"load average (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())} "

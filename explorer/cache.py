@@ -59,6 +59,17 @@ def _fingerprint(model_dir: Path) -> str:
     return "|".join(parts)
 
 
+def model_names() -> list[str]:
+    """The names `model_refs` offers, without fingerprinting (cheap enough to poll)."""
+    names = [PRETRAINED]
+    root = runs_dir()
+    if root.is_dir():
+        runs = [p.parent.parent for p in root.glob("*/model/config.json")]
+        runs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        names += [p.name for p in runs]
+    return names
+
+
 def model_refs() -> list[ModelRef]:
     """The pretrained default first, then every run with a final model, newest first."""
     refs = [ModelRef(PRETRAINED, str(PRETRAINED_DIR), _fingerprint(PRETRAINED_DIR))]
@@ -118,6 +129,13 @@ def heldout_means(ref: ModelRef, spec_json: str, n: int, seed: int) -> np.ndarra
     """Posterior means float32 (n, L) of the held-out set under the model."""
     images, _ = heldout_set(spec_json, n, seed)
     return latent.posterior_means(get_model(ref), images)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def heldout_kl(ref: ModelRef, spec_json: str, n: int, seed: int) -> float:
+    """The mean KL(q(z | x) || N(0, I)) over the held-out set, nats per image."""
+    images, _ = heldout_set(spec_json, n, seed)
+    return float(np.mean(latent.posterior_kl(get_model(ref), images)))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

@@ -2,14 +2,13 @@
 
 File format and validation belong to `vaeflow` (`save_dataset`, `load_dataset`); this module
 only names files, keeps them inside the folder and describes them for the table.
-`VAEFLOW_DATA_DIR` overrides the folder (tests use it); the default is `data/` at the
-repository root, where the CLI writes too.
+The folder is `data/` in the user's workspace (`explorer.workspace`: `$VAEFLOW_DATA_DIR`, else
+`$VAEFLOW_HOME/data`, else `./data`, where the README's CLI commands write too).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import vaeflow
+from explorer import workspace
 from vaeflow.datasets import read_header
 from vaeflow.io import atomic_path
 
@@ -31,11 +31,9 @@ def preview(n: int, seed: int, spec: "vaeflow.FlowSpec") -> tuple[np.ndarray, np
 
 
 def data_dir() -> Path:
-    """The datasets folder: `$VAEFLOW_DATA_DIR`, else `<repository>/data`."""
-    override = os.environ.get("VAEFLOW_DATA_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[1] / "data"
+    """The datasets folder: `$VAEFLOW_DATA_DIR`, else `data/` in the workspace
+    (`$VAEFLOW_HOME`, else the working directory); see `explorer.workspace`."""
+    return workspace.folder(workspace.DATA_VAR, "data")
 
 
 def dataset_path(name: str, folder: Path | None = None) -> Path:

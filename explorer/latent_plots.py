@@ -25,6 +25,8 @@ PATH_TRACE = "path"
 ENDPOINTS_TRACE = "endpoints"
 ISO_A_TRACE = "iso-a"
 ISO_THETA_TRACE = "iso-θ"
+T_TRACE = "t"
+MARK_TRACE = "mark"
 _ISO_A_COLOUR = "#5ce1ff"
 _ISO_THETA_COLOUR = "#ffffff"
 # A click selects a point, and Plotly then dims every unselected point of every trace;
@@ -47,8 +49,12 @@ def latent_map_figure(
     manifold: np.ndarray | str | None = None,
     iso_a: np.ndarray | None = None,
     iso_theta: np.ndarray | None = None,
+    iso_a_levels: Sequence[float] | None = None,
+    iso_theta_levels: Sequence[float] | None = None,
     path: np.ndarray | None = None,
     endpoints: Mapping[str, Sequence[float]] | None = None,
+    t_point: Sequence[float] | None = None,
+    marker: Sequence[float] | None = None,
     grid_n: int = 60,
     axis_titles: tuple[str, str] = ("z₁", "z₂"),
     height: int = 560,
@@ -64,13 +70,18 @@ def latent_map_figure(
             (see `vaeflow.latent.cell_centres`), drawn behind the points, or the same as a
             ``data:image/png;base64,…`` URI (cacheable: no re-encoding per figure); or None.
         iso_a, iso_theta: (n_curves, n_steps, 2) encoded iso-factor sweeps, or None.
+        iso_a_levels, iso_theta_levels: the fixed factor of each curve (n_curves,): each
+            curve is labelled with it ("a 1.2", "θ 0.79") at its end; None: no labels.
         path: (T, 2) interpolation path, or None.
         endpoints: label ("A", "B") -> (x, y) of interpolation endpoints set so far.
+        t_point: (x, y) of the current interpolation frame (a ring on the path), or None.
+        marker: (x, y) of a point carried from another model's map (a diamond), or None.
         grid_n: side of the invisible click-catching grid.
 
     Returns:
-        go.Figure whose traces are, in order: the dataset, then iso-a, iso-θ, path and
-        endpoints (each only when given), and the click grid last.
+        go.Figure whose traces are, in order: the dataset, then iso-a, iso-θ, their labels,
+        path, t, endpoints and mark (each only when given), and the click grid last. The axes
+        have equal scales (a unit of z1 is as long as a unit of z2 on screen).
 
     Raises:
         ValueError: naming `xy`, `factors`, `colour_by` or `cyclic_scale`.
@@ -97,6 +108,10 @@ def latent_map_figure(
         figure.add_trace(_curves_trace(iso_a, ISO_A_TRACE, _ISO_A_COLOUR, "solid"))
     if iso_theta is not None:
         figure.add_trace(_curves_trace(iso_theta, ISO_THETA_TRACE, _ISO_THETA_COLOUR, "dash"))
+    for curves, levels, factor, colour in ((iso_a, iso_a_levels, "a", _ISO_A_COLOUR),
+                                           (iso_theta, iso_theta_levels, "θ", _ISO_THETA_COLOUR)):
+        if curves is not None and levels is not None:
+            figure.add_trace(_iso_labels_trace(curves, levels, factor, colour))
     if path is not None:
         path = np.asarray(path, dtype=np.float64)
         figure.add_trace(
@@ -105,6 +120,12 @@ def latent_map_figure(
                 line=dict(color="#ffffff", width=3), hoverinfo="skip", showlegend=False,
             )
         )
+    if t_point is not None:
+        figure.add_trace(go.Scattergl(
+            x=[float(t_point[0])], y=[float(t_point[1])], mode="markers", name=T_TRACE,
+            marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(color="#ffffff", width=2.5)),
+            hoverinfo="skip", showlegend=False, **_NEVER_DIMMED,
+        ))
     if endpoints:
         labels = list(endpoints)
         figure.add_trace(
@@ -117,6 +138,12 @@ def latent_map_figure(
                 hoverinfo="skip", showlegend=False, **_NEVER_DIMMED,
             )
         )
+    if marker is not None:
+        figure.add_trace(go.Scattergl(
+            x=[float(marker[0])], y=[float(marker[1])], mode="markers", name=MARK_TRACE,
+            marker=dict(size=15, symbol="diamond", color="#37e0ff", line=dict(color="#000000", width=2)),
+            hoverinfo="skip", showlegend=False, **_NEVER_DIMMED,
+        ))
     figure.add_trace(click_grid_trace(x_range, y_range, grid_n))
 
     if manifold is not None:
@@ -138,9 +165,29 @@ def latent_map_figure(
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0),
         plot_bgcolor="#0d0a09",
     )
-    figure.update_xaxes(range=list(x_range), title=axis_titles[0], showgrid=False, zeroline=False)
-    figure.update_yaxes(range=list(y_range), title=axis_titles[1], showgrid=False, zeroline=False)
+    # Equal scales, kept by shrinking the plot area (constrain="domain"), not by widening a
+    # range: the rectangle stays the one the manifold map and the click grid cover, and the
+    # map does not stretch when the colour bar comes or goes.
+    figure.update_xaxes(range=list(x_range), title=axis_titles[0], showgrid=False, zeroline=False,
+                        constrain="domain")
+    figure.update_yaxes(range=list(y_range), title=axis_titles[1], showgrid=False, zeroline=False,
+                        scaleanchor="x", scaleratio=1.0, constrain="domain")
     return figure
+
+
+def _iso_labels_trace(curves: np.ndarray, levels: Sequence[float], factor: str, colour: str) -> go.Scatter:
+    """Each curve's fixed factor ("a 1.20", "θ 0.79") written at its last point."""
+    curves = np.asarray(curves, dtype=np.float64)
+    if len(levels) != len(curves):
+        raise ValueError(f"{len(levels)} iso-{factor} levels for {len(curves)} curves")
+    font = dict(color=colour)
+    return go.Scatter(
+        x=curves[:, -1, 0].tolist(), y=curves[:, -1, 1].tolist(),
+        text=[f"{factor} {level:.2f}" for level in levels], mode="text",
+        textposition="middle right", textfont=dict(color=colour, size=11),
+        name=f"iso-{factor} labels", hoverinfo="skip", showlegend=False,
+        selected=dict(textfont=font), unselected=dict(textfont=font),
+    )
 
 
 def _dataset_trace(

@@ -7,11 +7,11 @@ The run directories are the only state (so a reload or a second tab finds the sa
 from __future__ import annotations
 
 import datetime
-import os
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from explorer import workspace
 from explorer.training_plots import best_val_elbo
 
 STATE_BADGES = {"running": ":orange-badge[running]", "done": ":green-badge[done]",
@@ -23,11 +23,9 @@ _NOISE = ("I0000 ", "W0000 ", "E0000 ", "WARNING: All log messages before absl")
 
 
 def runs_dir() -> Path:
-    """The runs folder: `$VAEFLOW_RUNS_DIR`, else `<repository>/runs` (where the CLI writes)."""
-    override = os.environ.get("VAEFLOW_RUNS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[1] / "runs"
+    """The runs folder: `$VAEFLOW_RUNS_DIR`, else `runs/` in the workspace
+    (`$VAEFLOW_HOME`, else the working directory); see `explorer.workspace`."""
+    return workspace.folder(workspace.RUNS_VAR, "runs")
 
 
 def new_run_name(now: float | None = None) -> str:

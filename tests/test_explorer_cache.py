@@ -40,9 +40,8 @@ def test_fingerprint_changes_when_the_weights_change(monkeypatch, tmp_path):
 def test_a_run_is_drawn_with_the_spec_of_its_dataset(tmp_path):
     spec = vaeflow.FlowSpec(a_mean=1.5, cmap="viridis")
     data = tmp_path / "d.npz"
-    meta = json.dumps({"format": "vaeflow.dataset", "version": 1, "seed": 0, "spec": spec.to_dict()})
-    np.savez(data, images=np.zeros((1, 36, 36, 3), np.uint8), factors=np.zeros((1, 2), np.float32),
-             meta=np.array(meta))
+    vaeflow.save_dataset(vaeflow.FlowDataset(np.zeros((1, 36, 36, 3), np.uint8),
+                                             np.zeros((1, 2), np.float32), spec, seed=0), data)
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"train": {"data": str(data)}, "model": {}}))

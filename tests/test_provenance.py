@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from training_util import TINY, small_dataset
 from vaeflow.datasets import FlowDataset, save_dataset

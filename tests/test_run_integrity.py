@@ -1,14 +1,12 @@
 """A run directory's history under faults: one writer, resume without losing or doubling records,
 no poisoned checkpoints, no leaked temporary files, disk-full failures recorded."""
 
-import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from training_util import TINY, small_dataset, vaeflow_env, weights
+from training_util import TINY, small_dataset
 from vaeflow.cli import main
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.jobs import JobRunner, RunInProgressError
@@ -55,6 +53,7 @@ def lock_holder():
         process.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_a_second_writer_is_refused_and_changes_nothing(data_file, tmp_path, lock_holder, capsys):
     run = RunDir(tmp_path / "runs", "busy")
     train(_config(data_file, epochs=1), TINY, run)

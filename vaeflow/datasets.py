@@ -21,7 +21,6 @@ import math
 import os
 import zipfile
 import zlib
-from pathlib import Path
 from typing import Callable
 
 import numpy as np

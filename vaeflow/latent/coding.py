@@ -29,6 +29,31 @@ def posterior_means(model: Any, images: Any, batch_size: int = 512) -> np.ndarra
     return np.concatenate(means, axis=0)
 
 
+def posterior_kl(model: Any, images: Any, batch_size: int = 512) -> np.ndarray:
+    """KL(q(z | x) || N(0, I)) in nats for each image: what its code carries about it.
+
+    A mean near 0 over a data set is posterior collapse (every image gets the prior).
+
+    Arguments:
+        model: has `encode(x)` returning a distribution with `kl_divergence(other)`, and
+            `prior()` (a `vaeflow.VAE`).
+        images: uint8 (N, H, W, 3) (divided by 255) or float in [0, 1].
+
+    Returns:
+        float32 (N,).
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty (N, H, W, C) batch, got {images.shape}")
+    scale = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0
+    prior = model.prior()
+    kls = []
+    for start in range(0, images.shape[0], batch_size):
+        x = images[start : start + batch_size].astype(np.float32) * np.float32(scale)
+        kls.append(np.asarray(model.encode(x).kl_divergence(prior), dtype=np.float32))
+    return np.concatenate(kls, axis=0)
+
+
 def decode_uint8(model: Any, z: Any, batch_size: int = 1024) -> np.ndarray:
     """The decoder's mean image for each latent vector, as uint8 (N, H, W, 3), in batches.
 

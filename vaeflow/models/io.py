@@ -15,6 +15,7 @@ wrong model.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 import zipfile
@@ -30,8 +31,22 @@ FORMAT = "vaeflow.model"
 VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
-# The shipped default, trained by the recipe in pretrained/RECIPE.md.
-PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"
+
+
+def _pretrained_dir() -> Path:
+    """The shipped default model's folder (trained by the recipe in its RECIPE.md).
+
+    An installed wheel carries it as package data, `vaeflow/pretrained` (pyproject.toml maps the
+    checkout's top-level `pretrained/` there); a source checkout or an editable install reads the
+    top-level folder itself.
+    """
+    installed = importlib.resources.files("vaeflow") / "pretrained"
+    if installed.is_dir():
+        return Path(str(installed))
+    return Path(__file__).resolve().parents[2] / "pretrained"
+
+
+PRETRAINED_DIR = _pretrained_dir()
 
 
 WEIGHT_DTYPES = ("float32", "float16")

@@ -42,7 +42,7 @@ def latest_checkpoint(directory: str | os.PathLike) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise CheckpointError(f"checkpoint pointer in {str(directory)!r} is corrupted: {error}")
+        raise CheckpointError(f"checkpoint pointer in {str(directory)!r} is corrupted: {error}") from None
     return {"dir": step_dir, "step": int(pointer["step"]), "state": state}
 
 
