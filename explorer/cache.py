@@ -59,26 +59,24 @@ def _fingerprint(model_dir: Path) -> str:
     return "|".join(parts)
 
 
+def _runs_with_models() -> list[Path]:
+    """The run folders holding a final model, newest first."""
+    root = runs_dir()
+    if not root.is_dir():
+        return []
+    runs = [p.parent.parent for p in root.glob("*/model/config.json")]
+    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
 def model_names() -> list[str]:
     """The names `model_refs` offers, without fingerprinting (cheap enough to poll)."""
-    names = [PRETRAINED]
-    root = runs_dir()
-    if root.is_dir():
-        runs = [p.parent.parent for p in root.glob("*/model/config.json")]
-        runs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        names += [p.name for p in runs]
-    return names
+    return [PRETRAINED, *(p.name for p in _runs_with_models())]
 
 
 def model_refs() -> list[ModelRef]:
     """The pretrained default first, then every run with a final model, newest first."""
     refs = [ModelRef(PRETRAINED, str(PRETRAINED_DIR), _fingerprint(PRETRAINED_DIR))]
-    root = runs_dir()
-    if root.is_dir():
-        runs = [p.parent.parent for p in root.glob("*/model/config.json")]
-        runs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        refs += [ModelRef(p.name, str(p), _fingerprint(p / "model")) for p in runs]
-    return refs
+    return refs + [ModelRef(p.name, str(p), _fingerprint(p / "model")) for p in _runs_with_models()]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")

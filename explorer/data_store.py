@@ -9,7 +9,6 @@ The folder is `data/` in the user's workspace (`explorer.workspace`: `$VAEFLOW_D
 from __future__ import annotations
 
 import dataclasses
-import re
 import tempfile
 from pathlib import Path
 
@@ -18,9 +17,7 @@ import numpy as np
 import vaeflow
 from explorer import workspace
 from vaeflow.datasets import read_header
-from vaeflow.io import atomic_path
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+from vaeflow.io import atomic_path, check_name
 
 
 def preview(n: int, seed: int, spec: "vaeflow.FlowSpec") -> tuple[np.ndarray, np.ndarray]:
@@ -47,12 +44,7 @@ def dataset_path(name: str, folder: Path | None = None) -> Path:
     stem = name.strip()
     if stem.lower().endswith(".npz"):
         stem = stem[:-4]
-    if not _NAME.match(stem) or ".." in stem:
-        raise ValueError(
-            f"name must be 1-64 letters, digits, '_', '.' or '-' and start with a letter or "
-            f"digit, got {name!r}"
-        )
-    return (folder or data_dir()) / f"{stem}.npz"
+    return (folder or data_dir()) / f"{check_name(stem, 'dataset name')}.npz"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -156,22 +156,24 @@ def latent_map_figure(
         )
     figure.update_layout(
         height=height,
-        margin=dict(l=50, r=10, t=10, b=40),
+        margin=dict(l=50, r=10, t=60, b=50),
         clickmode="event+select",
         dragmode="pan",
         hovermode="closest",
         # Keep zoom and pan across reruns: the figure is rebuilt, the view is the user's.
         uirevision="latent-map",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0),
+        showlegend=False,  # the iso-curves carry labels; the caption says which is which
         plot_bgcolor="#0d0a09",
     )
     # Equal scales, kept by shrinking the plot area (constrain="domain"), not by widening a
     # range: the rectangle stays the one the manifold map and the click grid cover, and the
     # map does not stretch when the colour bar comes or goes.
-    figure.update_xaxes(range=list(x_range), title=axis_titles[0], showgrid=False, zeroline=False,
+    figure.update_xaxes(range=list(x_range), title=dict(text=axis_titles[0], standoff=6),
+                        showgrid=False, zeroline=False, automargin=True,
                         constrain="domain")
     figure.update_yaxes(range=list(y_range), title=axis_titles[1], showgrid=False, zeroline=False,
-                        scaleanchor="x", scaleratio=1.0, constrain="domain")
+                        scaleanchor="x", scaleratio=1.0, constrain="domain",
+                        constraintoward="top")
     return figure
 
 
@@ -190,6 +192,12 @@ def _iso_labels_trace(curves: np.ndarray, levels: Sequence[float], factor: str, 
     )
 
 
+# Above the plot, left half (the error map's bar has the right half): a bar at the side would
+# take width from the map, and the map would change size when colouring by "none".
+_POINTS_COLOURBAR = dict(orientation="h", thickness=10, x=0.0, xanchor="left", y=1.0,
+                         yanchor="bottom", len=0.45, ypad=4)
+
+
 def _dataset_trace(
     xy: np.ndarray,
     factors: np.ndarray | None,
@@ -201,11 +209,11 @@ def _dataset_trace(
     marker: dict = dict(size=6, opacity=opacity, line=dict(width=0.5, color="rgba(0,0,0,0.6)"))
     if colour_by == "a":
         marker.update(color=factors[:, 0].tolist(), colorscale=A_SCALE, showscale=True,
-                      colorbar=dict(title="a", thickness=12))
+                      colorbar=_POINTS_COLOURBAR | dict(title=dict(text="a", side="top")))
     elif colour_by == "θ":
         marker.update(color=factors[:, 1].tolist(), colorscale=cyclic_scale, showscale=True,
                       cmin=float(theta_range[0]), cmax=float(theta_range[1]),
-                      colorbar=dict(title="θ", thickness=12))
+                      colorbar=_POINTS_COLOURBAR | dict(title=dict(text="θ", side="top")))
     else:
         marker.update(color="rgba(255, 200, 120, 0.85)")
     n = xy.shape[0]
@@ -285,11 +293,10 @@ def add_error_heatmap(
         colorscale=_ERROR_SCALE, zmin=float(decades[0]), zmax=float(max(decades[-1], decades[0] + 1)),
         # Clicks belong to the points and the click grid above; the heatmap never takes them.
         hoverinfo="skip", showlegend=False,
-        # Above the plot, right half: the points' colour bar has the right side, the
-        # iso-curves' legend the top left.
+        # Above the plot, right half: the points' colour bar has the left half.
         colorbar=dict(
             title=dict(text="decode error (nats)", side="top"), orientation="h", thickness=10,
-            x=1.0, xanchor="right", y=1.0, yanchor="bottom", len=0.5, ypad=4,
+            x=1.0, xanchor="right", y=1.0, yanchor="bottom", len=0.45, ypad=4,
             tickvals=decades.tolist(), ticktext=[f"{10 ** d:g}" for d in decades],
         ),
     )

@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from vaeflow import validate
+from vaeflow.models import TERMS
 
-TERMS = ("loss", "reconstruction", "kl")
 TERM_TITLES = {
     "loss": "loss = recon. + β·KL",
     "reconstruction": "reconstruction NLL",

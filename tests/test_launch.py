@@ -59,3 +59,11 @@ def test_bad_port_is_one_error_line(capsys):
     assert cli.main(["app", "--port", "70000"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "error: --port must be in 1-65535, got 70000"
+
+
+def test_without_the_app_extra_the_error_says_what_to_install(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "streamlit.web", None)  # as if Streamlit were not installed
+    assert cli.main(["app", "--port", "8600"]) == 2
+    assert "pip install 'vaeflow[app]'" in capsys.readouterr().err

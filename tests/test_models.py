@@ -274,7 +274,7 @@ def test_corrupted_foreign_or_mismatched_checkpoints_are_clear_errors(tmp_path) 
     (directory / "weights.npz").write_bytes(weights)
     header = json.loads((directory / "config.json").read_text())
     (directory / "config.json").write_text(json.dumps({**header, "format": "other"}))
-    with pytest.raises(ValueError, match="not a vaeflow.model config"):
+    with pytest.raises(ValueError, match="format must be 'vaeflow.model'"):
         load_model(directory)
 
     (directory / "config.json").write_text("{not json")

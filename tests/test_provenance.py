@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
-from training_util import TINY, small_dataset
+from training_util import TINY
 from vaeflow.datasets import FlowDataset, save_dataset
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.models import PRETRAINED_DIR
@@ -32,6 +33,7 @@ def _run(tmp_path, config: TrainConfig, record: bool = True, name="r"):
     return run
 
 
+@pytest.mark.slow
 def test_the_trainer_records_the_dataset_and_evaluate_uses_its_spec(tmp_path, monkeypatch, capsys):
     import vaeflow.datasets
     from vaeflow.cli import main

@@ -69,7 +69,15 @@ class Context:
         return {"xy": tuple(float(v) for v in self.means[row, list(self.dims)]), "index": int(row)}
 
 
+# Images never run past their column: they shrink with it, still as crisp squares.
+_CSS = """<style>
+[data-testid="stImage"], [data-testid="stImageContainer"] { max-width: 100%; }
+[data-testid="stImage"] img { height: auto; image-rendering: pixelated; }
+</style>"""
+
+
 def main() -> None:
+    st.html(_CSS)
     st.title("Explore the latent space")
     refs = cache.model_refs()
     restore_view([ref.name for ref in refs])
@@ -197,7 +205,7 @@ def setup_ui(refs: list[cache.ModelRef]) -> tuple[Context | None, Context | None
     compare_options = [NO_COMPARE] + [n for n in by_name if n != state[KEY + "model"]]
     if state[KEY + "compare"] not in compare_options:
         state[KEY + "compare"] = NO_COMPARE
-    c_model, c_compare, c_colour, c_scale, c_toggles = st.columns([2, 2, 1, 1, 1.2])
+    c_model, c_compare, c_colour, c_scale = st.columns([2, 2, 1.3, 1.3])
     name = c_model.selectbox(
         "Model", list(by_name), key=KEY + "model", persist_state=PERSIST,
         help="The shipped pretrained default, or any training run that finished with a model.",
@@ -211,11 +219,13 @@ def setup_ui(refs: list[cache.ModelRef]) -> tuple[Context | None, Context | None
                                    help="The true factor of each image; θ on a cyclic colour scale.")
     c_scale.selectbox("Cyclic scale", CYCLIC_SCALES, key=KEY + "cyclic_scale", persist_state=PERSIST,
                       disabled=colour_by != "θ", help="The colour scale of θ (an angle: it wraps around).")
-    with c_toggles:
+    # One row of toggles, each as wide as its label: columns would cut the labels short.
+    with st.container(horizontal=True, gap="large", key="explore_toggles"):
         st.toggle("Manifold map", key=KEY + "manifold", persist_state=PERSIST,
                   help="Images decoded on a grid, drawn behind the points (one batch).")
         st.toggle("Iso-curves", key=KEY + "iso", persist_state=PERSIST,
                   help="Iso-a and iso-θ curves: encoded sweeps of one true factor with the other held fixed.")
+        error_map_toggle_ui(compare=state[KEY + "compare"] != NO_COMPARE)
     ctx = _context(by_name[name])
     if ctx is None:
         return None, None
@@ -450,11 +460,8 @@ def _map(ctx: Context, other: Context | None, side: int) -> None:
     figure, iso_levels = _figure(
         shown, None if path is None else path[:, list(shown.dims)],
         {k: p["xy"] for k, p in endpoints.items()}, marker, t_point,
-        height=560 if other is None else 480)
-    if side == 0:
-        error_map_layer_ui(shown, figure, compare=other is not None)
-    else:
-        _add_error_layer(shown, figure)
+        height=520 if other is None else 460)
+    _add_error_layer(shown, figure)
     numbers = trace_numbers(figure)
     st.plotly_chart(
         figure, key=KEY + ("map", "map2")[side], on_select=functools.partial(
@@ -580,8 +587,8 @@ def _error_map(ctx: Context):
         return None
 
 
-def error_map_layer_ui(ctx: Context, figure, compare: bool = False) -> None:
-    """The error-map toggle; when on, the per-cell errors drawn behind the points."""
+def error_map_toggle_ui(compare: bool) -> None:
+    """The error-map toggle (in the row of map toggles); it reruns the maps and the view."""
     st.toggle(
         "Error map", key=KEY + "error_map", on_change=st.rerun, persist_state=PERSIST,
         args=([MAP_FRAGMENT, VIEW_FRAGMENT] + ([MAP2_FRAGMENT] if compare else []),),
@@ -589,7 +596,6 @@ def error_map_layer_ui(ctx: Context, figure, compare: bool = False) -> None:
              "factors (a, θ) of the cell's 10 nearest held-out encodings, as KL(true ‖ decoded) "
              "in nats (Bernoulli cross-entropy minus the true image's entropy). Replaces the "
              "manifold map while on; click a cell to see its images.")
-    _add_error_layer(ctx, figure)
 
 
 def _add_error_layer(ctx: Context, figure) -> None:

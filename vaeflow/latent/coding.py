@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -18,14 +18,7 @@ def posterior_means(model: Any, images: Any, batch_size: int = 512) -> np.ndarra
     Returns:
         float32 (N, L).
     """
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty (N, H, W, C) batch, got {images.shape}")
-    scale = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0
-    means = []
-    for start in range(0, images.shape[0], batch_size):
-        x = images[start : start + batch_size].astype(np.float32) * np.float32(scale)
-        means.append(np.asarray(model.encode(x).mean(), dtype=np.float32))
+    means = [np.asarray(model.encode(x).mean(), dtype=np.float32) for x in _unit_batches(images, batch_size)]
     return np.concatenate(means, axis=0)
 
 
@@ -42,16 +35,24 @@ def posterior_kl(model: Any, images: Any, batch_size: int = 512) -> np.ndarray:
     Returns:
         float32 (N,).
     """
+    prior = model.prior()
+    kls = [np.asarray(model.encode(x).kl_divergence(prior), dtype=np.float32)
+           for x in _unit_batches(images, batch_size)]
+    return np.concatenate(kls, axis=0)
+
+
+def _unit_batches(images: Any, batch_size: int) -> Iterator[np.ndarray]:
+    """`images` as float32 batches of `batch_size` in [0, 1] (uint8 is divided by 255).
+
+    Raises:
+        ValueError: naming `images` unless it is a non-empty (N, H, W, C) batch.
+    """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"images must be a non-empty (N, H, W, C) batch, got {images.shape}")
-    scale = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0
-    prior = model.prior()
-    kls = []
+    scale = np.float32(1.0 / 255.0 if images.dtype == np.uint8 else 1.0)
     for start in range(0, images.shape[0], batch_size):
-        x = images[start : start + batch_size].astype(np.float32) * np.float32(scale)
-        kls.append(np.asarray(model.encode(x).kl_divergence(prior), dtype=np.float32))
-    return np.concatenate(kls, axis=0)
+        yield images[start : start + batch_size].astype(np.float32) * scale
 
 
 def decode_uint8(model: Any, z: Any, batch_size: int = 1024) -> np.ndarray:

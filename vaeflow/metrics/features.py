@@ -149,7 +149,7 @@ def load_feature_net(path: str | os.PathLike | None = None) -> FeatureNet:
     directory = FEATURES_DIR if path is None else Path(path)
     if not (directory / CONFIG_FILE).is_file():
         raise ValueError(f"no feature network at {directory}: {CONFIG_FILE} is missing")
-    header = read_header(directory / CONFIG_FILE, FORMAT)
+    header = read_header(directory / CONFIG_FILE, FORMAT, VERSION)
     config = dict(header["config"])
     a_mean, a_std = config.pop("a_mean"), config.pop("a_std")
     net = FeatureNet(FeatureNetConfig(**config), a_mean=a_mean, a_std=a_std)

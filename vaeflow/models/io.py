@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaeflow.io import atomic_path, write_json_atomic
+from vaeflow.io import atomic_path, check_format, write_json_atomic
 from vaeflow.models.config import ModelConfig
 from vaeflow.models.vae import VAE
 
@@ -163,17 +163,15 @@ def read_weights(directory: Path, header: dict, variables) -> None:
         variable.assign(array.astype(variable.dtype))
 
 
-def read_header(config_path: str | os.PathLike, format: str = FORMAT) -> dict:
-    """The parsed config.json of a directory of ours; `ValueError` if it is not `format`."""
+def read_header(config_path: str | os.PathLike, format: str = FORMAT, version: int = VERSION) -> dict:
+    """The parsed config.json of a directory of ours; `ValueError` if it is not `format` and
+    `version` (`vaeflow.io.check_format`) or lacks its sections."""
     config_path = Path(config_path)
     try:
         header = json.loads(config_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{config_path} is not valid JSON: {error}") from None
-    if not isinstance(header, dict) or header.get("format") != format:
-        raise ValueError(f"{config_path} is not a {format} config (format != {format!r})")
-    if header.get("version") != VERSION:
-        raise ValueError(f"{config_path} has version {header.get('version')!r}; this vaeflow reads {VERSION}")
+    check_format(header, format, version, str(config_path))
     if not isinstance(header.get("config"), dict) or not isinstance(header.get("weights"), dict):
         raise ValueError(f"{config_path} lacks its 'config' or 'weights' section")
     return header
