@@ -5,6 +5,7 @@ import pytest
 
 import vaeflow
 from explorer import data_store
+from test_datasets import BAD_FILES
 
 
 @pytest.fixture
@@ -70,10 +71,8 @@ def test_preview_is_the_start_of_the_generated_dataset():
 _CONTENT_DAMAGE = {"corrupted", "factors_nan"}
 
 
-@pytest.mark.parametrize("kind", sorted(set(__import__("test_datasets").BAD_FILES) - _CONTENT_DAMAGE))
+@pytest.mark.parametrize("kind", sorted(set(BAD_FILES) - _CONTENT_DAMAGE))
 def test_the_list_refuses_every_file_load_dataset_refuses_from_its_header(kind, folder, small, tmp_path):
-    from test_datasets import BAD_FILES
-
     good = tmp_path / "elsewhere" / "good.npz"
     vaeflow.save_dataset(small, good)
     bad = folder / "bad.npz"
