@@ -96,6 +96,7 @@ class RunDir:
             RunLockedError: naming the run and the pid of the process that holds it; nothing
                 in the run has been touched.
         """
+        created = not self.path.exists()
         self.create()
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -112,6 +113,11 @@ class RunDir:
             yield self
         finally:
             os.close(fd)  # closing the descriptor releases the lock
+            if created and os.listdir(self.path) == [LOCK_FILE]:
+                # refused before writing anything (a typo'd --resume): leave no folder behind
+                self.lock_path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()
 
     def is_locked(self) -> bool:
         """Whether a process holds the run's writer lock now."""
