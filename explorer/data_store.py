@@ -117,8 +117,9 @@ def load_upload(content: bytes) -> "vaeflow.FlowDataset":
         path.write_bytes(content)
         try:
             return vaeflow.load_dataset(path)
-        except ValueError as error:  # the temporary path means nothing to the user
-            raise ValueError(str(error).replace(str(path), "the file")) from None
+        except ValueError as error:  # the temporary path and class names mean nothing to the user
+            text = str(error).replace(str(path), "the file").replace("FlowDataset.", "")
+            raise ValueError(text) from None
         except Exception as error:  # load_dataset promises ValueError; be safe for the UI
             raise ValueError(f"not a vaeflow dataset ({type(error).__name__}: {error})") from None
 
@@ -137,4 +138,18 @@ def save_upload(content: bytes, name: str, *, overwrite: bool = False,
             tmp.write_bytes(content)
     except FileExistsError:
         raise ValueError(f"name {path.stem!r} is taken: a dataset with that name exists") from None
+    return path
+
+
+def delete_dataset(name: str, folder: Path | None = None) -> Path:
+    """Remove `<folder>/<name>.npz`.
+
+    Raises:
+        ValueError: naming `name` when it is not a plain name or no such dataset exists.
+    """
+    path = dataset_path(name, folder)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        raise ValueError(f"no dataset named {path.stem!r}") from None
     return path

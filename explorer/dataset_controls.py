@@ -164,14 +164,14 @@ def parse_link(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
 
     Returns:
         (values, problems): `values` holds every control (the defaults, replaced by each link
-        value that parses and lies in its control's range); `problems` names each parameter
-        that was unknown or refused, e.g. ``"a_mean='abc'"``, in the link's order.
+        value that parses and lies in its control's range); `problems` names each of this
+        page's parameters whose value was refused, e.g. ``"a_mean='abc'"``, in the link's
+        order. Other names are ignored.
     """
     values, problems = default_values(), []
     for name, text in query.items():
         control = CONTROLS.get(name)
-        if control is None:
-            problems.append(f"{name}={str(text)[:40]!r}")
+        if control is None:  # another page's parameter (Explore's, kept by a page switch)
             continue
         try:
             values[name] = control.parse(str(text))

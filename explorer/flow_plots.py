@@ -116,8 +116,8 @@ def stage_figure(views: list[StageView], height: int = 440) -> go.Figure:
         for row in (1, 2):
             index = (row - 1) * n + col
             suffix = "" if index == 1 else str(index)
-            # ticks on the clouds show where each stage moves them; the densities share them
-            common = dict(showticklabels=row == 1, showgrid=False, zeroline=False,
+            # numbered ticks on both rows: where each stage moves the cloud, and its density
+            common = dict(showticklabels=True, showgrid=False, zeroline=False,
                           tickfont=dict(size=9), nticks=4)
             axes[f"xaxis{suffix}"] = dict(range=[float(view.xs[0]), float(view.xs[-1])], **common)
             # equal aspect, so a rotation looks like a rotation

@@ -116,3 +116,20 @@ def show_image_grid(
     factor = factor_for(images.shape[2], px)
     pngs = [to_png(image, factor) for image in images]
     st.image(pngs, caption=list(captions) if captions is not None else None, width="content")
+
+
+def blank_share(images: np.ndarray, min_painted: float = 0.02) -> float:
+    """The share of `images` (N, H, W, 3) that are nearly blank: fewer than `min_painted` of
+    their pixels differ from the image's most common colour (a density that fell off the grid
+    leaves only the colour map's background)."""
+    images = np.asarray(images)
+    if len(images) == 0:
+        return 0.0
+    flat = images.reshape(len(images), -1, images.shape[-1])
+    blank = 0
+    for pixels in flat:
+        colours, counts = np.unique(pixels, axis=0, return_counts=True)
+        background = colours[np.argmax(counts)]
+        painted = np.any(pixels != background, axis=-1).mean()
+        blank += painted < min_painted
+    return blank / len(images)

@@ -51,19 +51,46 @@ def duration_text(seconds: float | None, compact: bool = False) -> str:
     return f"{secs}{s}".strip()
 
 
+MISSING = "—"
+
+
+def _rounded(value: Any, digits: int = 1) -> float | None:
+    # numeric columns stay numeric (None, shown blank) so they sort and Arrow can type them
+    return round(value, digits) if isinstance(value, (int, float)) else None
+
+
 def table_row(summary: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One row of the runs table from a `vaeflow.training.RunSummary` and its metrics."""
+    """One row of the runs table from a `vaeflow.training.RunSummary` and its metrics.
+
+    Readable headers and a few columns (no sideways scroll): the run, its state, completed /
+    planned epochs, the best validation ELBO and the last validation KL and reconstruction
+    (nats per image), how long it trained, its data and its recipe. Text columns say "—" where
+    nothing exists yet, number columns hold None.
+    """
     elbo = best_val_elbo(records)
+    last = next((r for r in reversed(records) if r.get("kind") == "epoch"), {})
+    hp = summary.hyperparameters
     dataset = summary.dataset
+    planned = hp.get("epochs")
+    done = summary.epoch if summary.epoch is not None else (0 if summary.state else None)
+    model = " ".join(str(v) for v in (hp.get("preset"), hp.get("latent_dim") and
+                                      f"z={hp['latent_dim']}") if v)
+    lr = hp.get("learning_rate")
     return {
         "run": summary.name,
         "status": summary.state or "starting",
-        "best val ELBO": None if elbo is None else round(elbo, 2),
-        "epoch": summary.epoch,
-        "step": summary.step,
-        "duration": duration_text(summary.duration_s),
-        "dataset": Path(dataset).stem if dataset and dataset != "stream" else dataset,
-        **summary.hyperparameters,
+        "epochs": MISSING if done is None else f"{done} / {planned}" if planned else str(done),
+        "best val ELBO": _rounded(elbo, 2),
+        "val KL": _rounded(last.get("val_kl"), 2),
+        "val recon.": _rounded(last.get("val_reconstruction"), 2),
+        "time": duration_text(summary.duration_s) if summary.duration_s is not None else MISSING,
+        "data": (Path(dataset).stem if dataset and dataset != "stream" else dataset) or MISSING,
+        "model": model or MISSING,
+        "recipe": " · ".join(part for part in (
+            f"β {hp['beta']:g}" if isinstance(hp.get("beta"), (int, float)) else "",
+            f"lr {lr:.0e}" if isinstance(lr, (int, float)) else "",
+            f"batch {hp['batch_size']}" if hp.get("batch_size") else "",
+            f"seed {hp['seed']}" if hp.get("seed") is not None else "") if part) or MISSING,
     }
 
 
@@ -100,3 +127,29 @@ def error_headline(error: str | None) -> str:
         return "no error message"
     first = error.strip().splitlines()[0]
     return first.removesuffix("; last lines of log.txt:")
+
+
+# Training images/s of each preset on this project's 2-core CPU (BENCHMARKS.md, measured with
+# benchmarks/bench_train_throughput.py), used until a run of that preset has been timed here.
+CPU_IMAGES_PER_S = {"default": 6318.0, "study": 44.3}
+
+
+def measured_rate(preset: str, runs: Sequence[tuple[Any, Sequence[Mapping[str, Any]]]]) -> float | None:
+    """Training images/s of the newest run of `preset` that finished an epoch (median of its
+    epochs), from (RunSummary, records) pairs; None when there is none."""
+    for summary, records in runs:
+        if summary.hyperparameters.get("preset") != preset:
+            continue
+        rates = sorted(r["images_per_s"] for r in records if r.get("kind") == "epoch"
+                       and isinstance(r.get("images_per_s"), (int, float)) and r["images_per_s"] > 0)
+        if rates:
+            return float(rates[len(rates) // 2])
+    return None
+
+
+def duration_estimate(epochs: int, images_per_epoch: int, images_per_s: float | None) -> float | None:
+    """Seconds to train `epochs` epochs of `images_per_epoch` images at `images_per_s`
+    (validation and start-up not counted); None without a rate."""
+    if not images_per_s or images_per_s <= 0:
+        return None
+    return epochs * images_per_epoch / images_per_s

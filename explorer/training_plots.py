@@ -17,9 +17,10 @@ from vaeflow import validate
 from vaeflow.models import TERMS
 
 TERM_TITLES = {
-    "loss": "loss = recon. + β·KL",
-    "reconstruction": "reconstruction NLL",
-    "kl": "KL(q(z|x) ‖ p(z))",
+    # short: three panels share a column that can be 600 px wide
+    "loss": "loss (recon. + β·KL)",
+    "reconstruction": "reconstruction",
+    "kl": "KL(q ‖ p)",
 }
 TRAIN_COLOUR = "#ff8c1a"
 VAL_COLOUR = "#6ec6ff"
@@ -82,7 +83,9 @@ def focus_range(*curves: Sequence[float]) -> list[float] | None:
 
 def elbo_figure(records: Sequence[Mapping[str, Any]], title: str = "", x: str = "step") -> go.Figure:
     """Three panels (objective, reconstruction, KL), each with the train and validation curve."""
-    figure = make_subplots(rows=1, cols=3, subplot_titles=[TERM_TITLES[t] for t in TERMS])
+    figure = make_subplots(rows=1, cols=3, subplot_titles=[TERM_TITLES[t] for t in TERMS],
+                           horizontal_spacing=0.09)
+    figure.update_annotations(font_size=12)
     has_windows = any(r.get("kind") == "window" for r in records)
     train_kind = "window" if has_windows else None
     for col, term in enumerate(TERMS, start=1):
@@ -128,7 +131,8 @@ def overlay_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str 
 
 def progress(records: Sequence[Mapping[str, Any]], epochs: int,
              steps_per_epoch: int | None) -> dict[str, float | None]:
-    """Where a run is: last epoch and step, recent images/s, fraction done and ETA in seconds.
+    """Where a run is: completed epochs and last step, recent images/s, fraction done and ETA
+    in seconds.
 
     `steps_per_epoch` is taken from the first finished epoch when there is one (exact), else
     from the argument (an estimate from the dataset size). ETA needs two timed records.
@@ -140,7 +144,9 @@ def progress(records: Sequence[Mapping[str, Any]], epochs: int,
     last = next((r for r in reversed(records) if _finite(r.get("step"))), {})
     rate = next((r["images_per_s"] for r in reversed(records) if _finite(r.get("images_per_s"))), None)
     step = last.get("step")
-    epoch = max((r["epoch"] for r in records if _finite(r.get("epoch"))), default=None)
+    # completed epochs, as the runs table counts them (a window's epoch is the one in progress)
+    epoch = max((r["epoch"] for r in records
+                 if r.get("kind") in ("epoch", "end") and _finite(r.get("epoch"))), default=None)
     fraction = eta = None
     if steps_per_epoch and step is not None:
         total = epochs * steps_per_epoch
@@ -150,3 +156,19 @@ def progress(records: Sequence[Mapping[str, Any]], epochs: int,
             seconds_per_step = (times[-1][1] - times[0][1]) / (times[-1][0] - times[0][0])
             eta = max(0.0, (total - step) * seconds_per_step)
     return {"epoch": epoch, "step": step, "images_per_s": rate, "fraction": fraction, "eta_s": eta}
+
+
+# Below this KL (nats per image) the posterior barely differs from the prior: every image
+# encodes to about the same z, and every decode is the same blur.
+COLLAPSE_KL = 1.0
+
+
+def collapse_warning(records: Sequence[Mapping[str, Any]]) -> str | None:
+    """A warning when the last finished epoch's validation KL is below `COLLAPSE_KL` nats."""
+    kl = next((r["val_kl"] for r in reversed(records)
+               if r.get("kind") == "epoch" and _finite(r.get("val_kl"))), None)
+    if kl is None or kl >= COLLAPSE_KL:
+        return None
+    return (f"Posterior collapse: the validation KL is {kl:.2f} nats, so the latent carries "
+            "almost nothing (every image lands on one spot, every decode is the same blur). "
+            "Train longer, or use more data.")

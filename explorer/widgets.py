@@ -117,7 +117,8 @@ def flow_spec_ui(default: "vaeflow.FlowSpec | None" = None, prefix: str = "spec"
     slider(c2, "θ span (°)", "theta_span")
 
     st.markdown("**f5 squash** and **rendering**")
-    st.toggle("tanh (squash into (−1, 1)²)", key=k("tanh"), persist_state=PERSIST)
+    st.toggle("tanh squash", key=k("tanh"), persist_state=PERSIST,
+              help="f5: squash the density into (−1, 1)².")
     c1, c2 = st.columns(2)
     slider(c1, "grid points per axis", "grid_size")
     slider(c2, "grid extent ±", "extent")

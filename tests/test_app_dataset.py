@@ -126,6 +126,33 @@ def test_upload_of_a_foreign_or_corrupted_file_is_a_clear_error(page, data_dir, 
     assert not page.error and any("8 images" in s.value for s in page.success)
     page.button(key="upload.save").click().run()
     assert (data_dir / "good.npz").read_bytes() == good.read_bytes()
+    assert list(page.dataframe[0].value["name"]) == ["good"]  # the list above shows it at once
+    assert any("Saved to" in t.value for t in page.toast)
+
+    page.selectbox(key="saved.pick").set_value("good")
+    page.button(key="saved.delete").click().run()  # the confirmation inside "Delete"
+    assert not (data_dir / "good.npz").exists() and not page.exception
+    assert any("No datasets" in i.value for i in page.info)
+
+
+def test_an_upload_with_bad_arrays_is_explained_without_internal_names(page):
+    meta = json.dumps({"format": "vaeflow.dataset", "version": 1, "seed": 0,
+                       "spec": vaeflow.FlowSpec().to_dict()})
+    content = io.BytesIO()
+    np.savez(content, images=np.zeros((2, 36, 36, 3), np.float32),
+             factors=np.zeros((2, 2), np.float32), meta=np.array(meta))
+    page.file_uploader(key="upload.file").set_value(("float.npz", content.getvalue(),
+                                                     "application/octet-stream"))
+    page.run()
+    (error,) = page.error
+    assert "images" in error.value and "FlowDataset" not in error.value, error.value
+
+
+def test_a_spec_whose_density_leaves_the_grid_warns_before_generating(page):
+    assert not page.warning
+    page.slider(key="spec.shift_x").set_value(4.0)
+    page.slider(key="spec.shift_y").set_value(4.0).run()
+    assert any("nearly blank" in w.value for w in page.warning)
 
 
 def test_controls_and_seeds_keep_their_values_across_pages(page):
@@ -159,13 +186,13 @@ def test_reset_puts_every_control_back(page):
 def test_a_link_opens_its_view_and_a_bad_value_warns_once(data_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.switch_page("views/dataset.py")
-    at.query_params.update({"a_mean": "2.5", "seed": "9", "levels": "abc", "t": "7"})
+    at.query_params.update({"a_mean": "2.5", "seed": "9", "levels": "abc", "theta_span": "0"})
     at.run()
     assert not at.exception
     assert at.slider(key="spec.a_mean").value == 2.5
     assert at.number_input(key="dataset.seed").value == 9
     assert at.slider(key="spec.levels").value == 100
     (warning,) = at.warning
-    assert "levels='abc'" in warning.value and "t='7'" in warning.value
+    assert "levels='abc'" in warning.value and "theta_span='0'" in warning.value
     at.run()  # the page's own rewritten link: nothing to warn about
     assert not at.warning and at.slider(key="spec.a_mean").value == 2.5

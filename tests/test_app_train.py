@@ -102,9 +102,22 @@ def test_start_refuse_watch_and_stop_a_tiny_run(page, dirs):
 
     page.button(key="train.stop").click().run()
     assert not page.exception
-    status = run.read_status()
-    assert status["state"] == "stopped"
+    assert any("Stopping" in i for i in _texts(page.info))  # at once, not after the run ends
+    deadline = time.time() + 120
+    while run.read_status()["state"] == "running":
+        assert time.time() < deadline, "the run did not stop"
+        time.sleep(0.5)
+    assert run.read_status()["state"] == "stopped"
     assert any(run.checkpoints_dir.iterdir()) and run.model_dir.is_dir()
+
+    page.run()  # Resume continues the same run from its checkpoint, as `--resume` does
+    page.button(key="train.resume").click().run()
+    assert not page.exception
+    assert any("Resumed tiny-run" in s for s in _texts(page.success))
+    while "resumed from step" not in run.log_tail(50):
+        assert run.read_status()["state"] == "running", run.log_tail()
+        assert time.time() < deadline + 120, "no resume in time"
+        time.sleep(1.0)
 
 
 def test_a_failed_run_shows_its_error_and_log_tail_and_runs_can_be_followed(page, dirs):

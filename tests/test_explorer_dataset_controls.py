@@ -31,9 +31,9 @@ def test_a_view_survives_its_link():
     ("a_mean", "abc"), ("a_mean", "nan"), ("a_mean", "inf"), ("a_mean", "99"),
     ("theta_span", "0"), ("theta_span", "7.5"), ("levels", "1e3"), ("seed", "-1"),
     ("seed", str(2**64)), ("tanh", "maybe"), ("cmap", "jet"), ("image_size", "37"),
-    ("grid_size", ""), ("t", "7"),
+    ("grid_size", ""),
 ])
-def test_a_bad_or_unknown_link_value_is_reported_and_its_control_keeps_the_default(name, text):
+def test_a_bad_link_value_is_reported_and_its_control_keeps_the_default(name, text):
     values, problems = parse_link({"a_std": "0.5", name: text})
     assert problems == [f"{name}={text!r}"]
     assert values == {**default_values(), "a_std": 0.5}
@@ -45,3 +45,8 @@ def test_link_values_land_on_the_slider_grid_and_spec_values_clamp_to_the_ranges
     wide = vaeflow.FlowSpec(a_mean=20.0, grid_size=512)
     shown = spec_values(wide)
     assert shown["a_mean"] == CONTROLS["a_mean"].high and shown["grid_size"] == 256
+
+
+def test_other_pages_parameters_are_ignored():
+    assert parse_link({"model": "run-1", "t": "0.5", "seed": "4"}) == (
+        {**default_values(), "seed": 4}, [])

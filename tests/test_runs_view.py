@@ -17,14 +17,28 @@ def test_durations_read_naturally():
     assert duration_text(65, compact=True) == "1m05s" and duration_text(None) == "–"
 
 
-def test_table_row_has_best_elbo_dataset_and_hyperparameters():
+def test_table_row_has_best_elbo_kl_reconstruction_dataset_and_readable_hyperparameters():
     summary = SimpleNamespace(name="r", state="done", epoch=2, step=40, duration_s=65.0,
-                              dataset="/x/data/flow.npz", hyperparameters={"beta": 2.0})
+                              dataset="/x/data/flow.npz",
+                              hyperparameters={"beta": 2.0, "epochs": 5, "preset": "default",
+                                               "latent_dim": 2, "learning_rate": 2e-3})
     records = [{"kind": "epoch", "val_reconstruction": 350.0, "val_kl": 7.0},
                {"kind": "epoch", "val_reconstruction": 345.0, "val_kl": 8.0}]
     row = table_row(summary, records)
-    assert row["best val ELBO"] == -353.0 and row["dataset"] == "flow" and row["beta"] == 2.0
-    assert row["duration"] == "1 min 05 s" and row["status"] == "done"
+    assert row["best val ELBO"] == -353.0 and row["data"] == "flow"
+    assert row["val KL"] == 8.0 and row["val recon."] == 345.0 and row["epochs"] == "2 / 5"
+    assert row["time"] == "1 min 05 s" and row["status"] == "done"
+    assert row["model"] == "default z=2" and row["recipe"] == "β 2 · lr 2e-03"
+    assert "latent_dim" not in row and "learning_rate" not in row
+
+
+def test_table_row_of_a_run_without_a_finished_epoch_shows_dashes_not_none():
+    summary = SimpleNamespace(name="r", state=None, epoch=None, step=None, duration_s=None,
+                              dataset=None, hyperparameters={})
+    row = table_row(summary, [])
+    assert row["epochs"] == row["time"] == row["data"] == row["model"] == row["recipe"] == "—"
+    assert row["best val ELBO"] is None and row["val KL"] is None
+    assert "None" not in [v for v in row.values() if isinstance(v, str)]
 
 
 def test_log_tail_drops_tensorflow_chatter_and_error_headline_drops_the_tail():
@@ -47,3 +61,17 @@ def test_the_epoch_estimate_splits_the_dataset_as_the_trainer_does():
     assert split_sizes(3, 0.1) == (2, 1)
     assert steps_per_epoch_estimate({"batch_size": 1, "val_fraction": 0.1}, 3) == 2
     assert steps_per_epoch_estimate({"batch_size": 1, "val_fraction": 0.95}, 40) == 2
+
+
+def test_duration_estimate_uses_the_newest_timed_run_of_the_preset():
+    from explorer.runs_view import CPU_IMAGES_PER_S, duration_estimate, measured_rate
+
+    study = SimpleNamespace(hyperparameters={"preset": "study"})
+    default = SimpleNamespace(hyperparameters={"preset": "default"})
+    epochs = [{"kind": "epoch", "images_per_s": v} for v in (40.0, 50.0, 45.0)]
+    runs = [(default, [{"kind": "window", "images_per_s": 9.0}]), (study, epochs)]
+    assert measured_rate("study", runs) == 45.0
+    assert measured_rate("default", runs) is None  # windows only: no finished epoch
+    # the study's recipe: 20 epochs of 18,000 images at the stored CPU figure, over 2 hours
+    assert duration_estimate(20, 18_000, CPU_IMAGES_PER_S["study"]) > 2 * 3600
+    assert duration_estimate(20, 18_000, None) is None

@@ -63,3 +63,21 @@ def test_focus_range_cuts_an_early_transient_but_keeps_a_rising_curve():
     low, high = focus_range(rising, [0.1, 6.5])
     assert low < 0.1 and high >= 6.5
     assert focus_range([1.0, 2.0]) is None
+
+
+def test_progress_counts_completed_epochs_like_the_runs_table():
+    # stopped during epoch 4: windows say 4, the "end" record says 3 epochs completed
+    records = [{"kind": "epoch", "epoch": 3, "step": 30, "val_kl": 5.0, "time": 3.0},
+               {"kind": "window", "epoch": 4, "step": 35, "loss": 1.0, "time": 3.5},
+               {"kind": "end", "epoch": 3, "step": 36, "val_loss": 1.0, "time": 3.6}]
+    assert progress(records, epochs=40, steps_per_epoch=10)["epoch"] == 3
+    assert progress(records[1:2], epochs=40, steps_per_epoch=10)["epoch"] is None
+
+
+def test_collapse_warning_fires_below_one_nat_of_validation_kl():
+    from explorer.training_plots import collapse_warning
+
+    assert collapse_warning(RECORDS) is None  # val_kl 8.5
+    collapsed = RECORDS + [{"kind": "epoch", "epoch": 3, "step": 60, "val_kl": 0.2}]
+    assert "0.20 nats" in collapse_warning(collapsed) and "Train longer" in collapse_warning(collapsed)
+    assert collapse_warning(RECORDS[:2]) is None  # no finished epoch yet

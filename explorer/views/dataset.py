@@ -12,7 +12,7 @@ import streamlit as st
 import vaeflow
 from explorer import data_store, dataset_controls
 from explorer.flow_plots import stage_figure, stage_views
-from explorer.images import show_image_grid, to_png
+from explorer.images import blank_share, show_image_grid, to_png
 from explorer.widgets import (PERSIST, SPLIT_SEED_STATE, flow_spec_ui, init_state, seed_ui, set_state,
                               split_seed_ui)
 
@@ -91,6 +91,11 @@ def preview_ui(spec: "vaeflow.FlowSpec", seed: int) -> tuple[np.ndarray, np.ndar
     images, factors = preview(spec.to_json(), seed)
     st.subheader("Preview")
     st.caption(f"The first {PREVIEW_N} images of seed {seed}, each with its shear a and angle θ.")
+    blank = blank_share(images)
+    if blank >= 0.25:
+        st.warning(f"{blank:.0%} of these images are nearly blank: the density falls off the "
+                   "grid (shift, scale or extent). A dataset of them would teach a model little.",
+                   icon=":material/warning:")
     show_image_grid(images, [caption(a, t) for a, t in factors], px=108)
     return images, factors
 
@@ -178,6 +183,24 @@ def saved_ui() -> None:
     if not any(row["problem"] for row in rows):
         rows = [{k: v for k, v in row.items() if k != "problem"} for row in rows]
     st.dataframe(rows, hide_index=True, key="saved.table")
+    c1, c2, _ = st.columns([2, 1, 3], vertical_alignment="bottom")
+    name = c1.selectbox("dataset", [row["name"] for row in rows], key="saved.pick")
+    with c2.popover("Delete", icon=":material/delete:"):
+        st.markdown(f"Delete **{name}.npz** from {folder}? Runs trained on it keep their "
+                    "models, but cannot be resumed.")
+        if st.button(f"Delete {name}", key="saved.delete", type="primary"):
+            try:
+                data_store.delete_dataset(name)
+            except ValueError as error:
+                st.error(str(error))
+            else:
+                flash(f"Deleted {name}.npz")
+                st.rerun()
+
+
+def flash(text: str) -> None:
+    """A success message shown once, after the rerun that refreshes the saved list."""
+    st.session_state["dataset.flash"] = text
 
 
 def upload_ui() -> None:
@@ -202,7 +225,8 @@ def upload_ui() -> None:
         except ValueError as error:
             st.error(str(error))
         else:
-            st.success(f"Saved to {path}")
+            flash(f"Saved to {path}")
+            st.rerun()  # so the saved list above shows it
 
 
 def main() -> None:
@@ -226,6 +250,9 @@ def main() -> None:
         _, factors = preview_ui(spec, seed)
     inspector_ui(spec, factors)
     generate_ui(spec, seed)
+    message = st.session_state.pop("dataset.flash", None)
+    if message:
+        st.toast(message, icon=":material/check_circle:")
     saved_ui()
     upload_ui()
 

@@ -15,7 +15,7 @@ import streamlit as st
 import vaeflow
 from vaeflow.training import RunInProgressError, RunStartError
 from explorer import data_store, runs_view
-from explorer.training_plots import elbo_figure, overlay_figure, progress
+from explorer.training_plots import collapse_warning, elbo_figure, overlay_figure, progress
 from explorer.widgets import PERSIST, STREAM, plan_text, train_config_ui
 
 LIVE_SECONDS = 1.5
@@ -72,6 +72,7 @@ def controls_ui(root: str) -> None:
         st.session_state["train.name"] = runs_view.new_run_name()
     name = st.text_input("run name", key="train.name", max_chars=64, persist_state=PERSIST)
     st.caption(plan_text(config, model_config, data))
+    estimate_ui(root, config, model_config, data)
     # Started here in the script, not in a callback, so it uses the values just read.
     if st.button("Start", type="primary", key="train.start", icon=":material/play_arrow:"):
         start_run(root, name, config, model_config, data)
@@ -79,6 +80,28 @@ def controls_ui(root: str) -> None:
     message = st.session_state.pop("train.flash", None)
     if message:
         getattr(st, message[0])(message[1])
+
+
+def estimate_ui(root: str, config, model_config, data: str) -> None:
+    """How long the run would train on this device, before anyone presses Start."""
+    n_images = None if data == STREAM else data_store.describe(Path(data)).n_images
+    steps = runs_view.steps_per_epoch_estimate(config.replace(stream=data == STREAM).to_dict(), n_images)
+    if not steps:
+        return
+    jobs = runner(root)
+    runs = [(s, jobs.read_metrics(s.name)) for s in jobs.list_runs() if s.state != "broken"]
+    rate = runs_view.measured_rate(model_config.preset, runs)
+    source = "its last run here"
+    if rate is None and device() == "CPU":
+        rate, source = runs_view.CPU_IMAGES_PER_S.get(model_config.preset), "a 2-core CPU benchmark"
+    seconds = runs_view.duration_estimate(config.epochs, steps * config.batch_size, rate)
+    if seconds is None:
+        st.caption(f"No training speed of the {model_config.preset} network on {device()} yet: "
+                   "the first run will measure it.")
+        return
+    text = (f"About **{runs_view.duration_text(seconds)}** of training on {device()} "
+            f"({rate:,.0f} images/s for the {model_config.preset} network, from {source}).")
+    (st.warning if seconds > 3600 else st.caption)(text)
 
 
 def live_ui(root: str, active: str | None) -> None:
@@ -103,6 +126,7 @@ def live_panel(root: str, active: str | None) -> None:
     if summary.state == "broken":
         st.subheader(f"{name} {runs_view.STATE_BADGES['broken']}")
         st.error(f"{name} cannot be shown: {summary.error}")
+        actions_ui(jobs, summary, active)
         return
     records = jobs.read_metrics(name)
     config = jobs.run_dir(name).read_config().get("train", {})
@@ -112,21 +136,37 @@ def live_panel(root: str, active: str | None) -> None:
     where = progress(records, epochs, runs_view.steps_per_epoch_estimate(config, n_images))
 
     st.subheader(f"{name} {runs_view.STATE_BADGES.get(summary.state, summary.state)}")
-    c = st.columns(5)
-    c[0].metric("epoch", f"{where['epoch'] or 0} / {epochs}")
-    c[1].metric("step", where["step"] if where["step"] is not None else "–")
-    c[2].metric("images / s", f"{where['images_per_s']:,.0f}" if where["images_per_s"] else "–")
-    c[3].metric("elapsed", runs_view.duration_text(summary.duration_s, compact=True))
+    c = [st.container(horizontal=True, gap="medium")] * 5  # each metric at its own width
+    c[0].metric("epochs", f"{where['epoch'] or 0} / {epochs}", help="completed / planned",
+                width="content")
+    c[1].metric("step", where["step"] if where["step"] is not None else "–", width="content")
+    rate = where["images_per_s"]
+    c[2].metric("img / s", ("–" if not rate else f"{rate / 1000:.1f}k" if rate >= 1000
+                            else f"{rate:.0f}"), help="training images per second",
+                width="content")
+    c[3].metric("elapsed", runs_view.duration_text(summary.duration_s, compact=True),
+                width="content")
     c[4].metric("ETA", runs_view.duration_text(where["eta_s"], compact=True)
-                if summary.state == "running" else "–")
+                if summary.state == "running" else "–", width="content")
     if summary.state == "running" and where["fraction"] is not None:
         st.progress(where["fraction"])
     if summary.state == "running":
-        if st.button("Stop", key="train.stop", icon=":material/stop:",
-                     help="Finish the current step, save a checkpoint and the model, then stop."):
-            with st.spinner("stopping: saving a checkpoint…"):
-                status = jobs.stop(name)
-            st.toast(f"{name}: {status.get('state')}")
+        stopping = st.session_state.get("train.stopping") == name
+        if not stopping and st.button(
+                "Stop", key="train.stop", icon=":material/stop:",
+                help="Finish the current step, save a checkpoint and the model, then stop."):
+            # Signalled, not waited for: the panel's timer shows the run end.
+            stopping = jobs.request_stop(name)
+            if stopping:
+                st.session_state["train.stopping"] = name
+        if stopping:
+            st.info("Stopping: it finishes its step, validates, and saves a checkpoint and the "
+                    "model.", icon=":material/hourglass_top:")
+    else:
+        actions_ui(jobs, summary, active)
+    warning = collapse_warning(records)
+    if warning:
+        st.warning(warning, icon=":material/warning:")
     if summary.state == "failed":
         st.error(f"{name} failed: {runs_view.error_headline(summary.error)}")
         st.caption("The end of its log:")
@@ -137,6 +177,36 @@ def live_panel(root: str, active: str | None) -> None:
                         config={"displayModeBar": False})
     elif summary.state == "running":
         st.caption("Waiting for the first metrics (TensorFlow starts and builds the model)…")
+
+
+def actions_ui(jobs, summary, active: str | None) -> None:
+    """Resume (a stopped or failed run, from its last checkpoint) and Delete, with a confirmation."""
+    name = summary.name
+    row = st.container(horizontal=True)  # buttons at their natural width, never clipped
+    if summary.state in ("stopped", "failed"):
+        if row.button("Resume", key="train.resume", icon=":material/play_circle:", disabled=active is not None,
+                     help="Continue from its last checkpoint with its saved settings "
+                          "(as `python -m vaeflow train --run-dir … --resume`)."
+                          + (f" Wait for {active} to end first." if active else "")):
+            try:
+                jobs.start(name, None, resume=True)
+            except (RunInProgressError, ValueError) as error:
+                flash("error", f"Could not resume {name}: {error}")
+            else:
+                flash("success", f"Resumed {name} from its last checkpoint.")
+                st.session_state.pop("train.stopping", None)
+            st.rerun(scope="app")
+    with row.popover("Delete", icon=":material/delete:"):
+        st.markdown(f"Delete **{name}** with its checkpoints, model and logs? This cannot be undone.")
+        if st.button(f"Delete {name}", key="train.delete", type="primary"):
+            try:
+                jobs.delete(name)
+            except (RunInProgressError, ValueError) as error:
+                flash("error", str(error))
+            else:
+                flash("success", f"Deleted {name}.")
+                st.session_state.pop("train.follow", None)
+            st.rerun(scope="app")
 
 
 def runs_ui(root: str, active: str | None) -> None:
@@ -152,7 +222,15 @@ def runs_panel(root: str) -> None:
     st.subheader("Runs")
     metrics = {s.name: jobs.read_metrics(s.name) for s in summaries}
     rows = [runs_view.table_row(s, metrics[s.name]) for s in summaries]
-    st.dataframe(rows, hide_index=True, key="train.runs_table")
+    st.dataframe(rows, hide_index=True, key="train.runs_table", column_config={
+        "run": st.column_config.Column(width="medium"),
+        **{c: st.column_config.Column(width="small")
+           for c in ("status", "epochs", "val KL", "val recon.", "time", "data", "model")},
+        "best val ELBO": st.column_config.Column(help="highest validation ELBO, nats per image"),
+        "val KL": st.column_config.Column(help="KL(q(z|x) ‖ p(z)) of the last epoch, nats; "
+                                               "below ~1 the latent carries almost nothing"),
+        "val recon.": st.column_config.Column(help="reconstruction NLL of the last epoch, nats"),
+    })
     for summary in summaries:
         if summary.state == "broken":
             st.error(f"{summary.name} is broken: {summary.error}", icon=":material/error:")
@@ -174,7 +252,7 @@ def runs_panel(root: str) -> None:
 def main() -> None:
     st.title("Train")
     root = str(runs_view.runs_dir())
-    left, right = st.columns([1, 2], gap="large")
+    left, right = st.columns([2, 3], gap="large")
     with left:
         controls_ui(root)
     active = runner(root).active_run()

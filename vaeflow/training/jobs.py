@@ -80,19 +80,21 @@ class JobRunner:
         self.python = python
         self.env = dict(env or {})
         self._processes: dict[int, subprocess.Popen] = {}  # pid -> our child, reaped on poll
+        self._exit_codes: dict[int, int] = {}  # pid -> exit code of a child already reaped
 
     def run_dir(self, name: str) -> RunDir:
         """The `RunDir` of `name` (ValueError naming it when it could escape the root)."""
         return RunDir(self.root, name)
 
     # starting ---------------------------------------------------------------------------------
-    def start(self, name: str, config: TrainConfig, data: str | os.PathLike | None = None,
+    def start(self, name: str, config: TrainConfig | None, data: str | os.PathLike | None = None,
               model_config: Any = None, *, resume: bool = False) -> RunDir:
         """Launch a training process for run `name` and return its `RunDir` at once.
 
         Arguments:
             name: the run's name (see `validate_run_name`).
             config: the recipe; `data` (a dataset path, or ``"stream"``) replaces its source.
+                Unused with `resume` (None is fine there): the run's saved config wins.
             model_config: a `vaeflow.ModelConfig`; None means ``ModelConfig()``.
             resume: continue an existing run from its last checkpoint (its saved configs win).
 
@@ -195,6 +197,7 @@ class JobRunner:
 
     def active_runs(self) -> list[str]:
         """Names of runs whose process is alive and training (a run with damaged files is not)."""
+        self._reap()
         active = []
         for name in self._names():
             try:
@@ -212,6 +215,7 @@ class JobRunner:
     def list_runs(self) -> list[RunSummary]:
         """Every run under the root, newest first; a run whose files cannot be read is listed
         with state "broken" and the reason in `error`, after the others."""
+        self._reap()
         summaries = []
         for name in self._names():
             try:
@@ -249,6 +253,34 @@ class JobRunner:
             started=started, path=str(run.path))
 
     # stopping ---------------------------------------------------------------------------------
+    def request_stop(self, name: str) -> bool:
+        """Ask run `name` to stop (SIGTERM) and return at once: True if a training process was
+        signalled. The run finishes its step, checkpoints, saves its model and writes status
+        "stopped" by itself; `stop` also waits for that."""
+        status = self.status(name)
+        if status.get("state") != "running" or status.get("pid") is None:
+            return False
+        _signal(status["pid"], signal.SIGTERM)
+        return True
+
+    def delete(self, name: str) -> None:
+        """Remove run `name`'s directory (checkpoints, model, logs).
+
+        Raises:
+            RunInProgressError: while it trains.
+            ValueError: naming `name` when it is unsafe or no such run exists.
+        """
+        run = self.run_dir(name)
+        if not run.exists():
+            raise ValueError(f"run {name!r} does not exist")
+        try:
+            running = self.status(name).get("state") == "running"
+        except (ValueError, TypeError):  # damaged status.json: nothing trains from it
+            running = False
+        if running:
+            raise RunInProgressError(f"run {name!r} is training; stop it before deleting it")
+        shutil.rmtree(run.path)
+
     def stop(self, name: str, timeout: float = 60.0) -> dict[str, Any]:
         """Ask run `name` to stop (SIGTERM): it finishes its step, checkpoints, saves its model
         and marks itself "stopped". Waits up to `timeout` seconds, then kills it (SIGKILL) and
@@ -293,6 +325,13 @@ class JobRunner:
                 names.append(path.name)
         return sorted(names)
 
+    def _reap(self) -> None:
+        """Collect the exit status of our finished children, so none stays a zombie."""
+        for pid, process in list(self._processes.items()):
+            if process.poll() is not None:
+                self._exit_codes[pid] = process.returncode
+                del self._processes[pid]
+
     def _alive(self, pid: int | None, started: int | None = None) -> bool:
         if pid is None:
             return False
@@ -303,7 +342,7 @@ class JobRunner:
 
     def _exit_code(self, pid: int | None) -> int | None:
         process = self._processes.get(pid) if pid is not None else None
-        return None if process is None else process.poll()
+        return self._exit_codes.get(pid) if process is None else process.poll()
 
     def _wait_for_pid(self, run: RunDir, timeout: float) -> int | None:
         deadline = time.time() + timeout
