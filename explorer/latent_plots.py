@@ -174,10 +174,11 @@ def latent_map_figure(
     # The axis names as notes at the shrunk plot's corners: Plotly places axis titles by the
     # unconstrained domain, on top of the tick labels.
     corner = dict(xref="x domain", yref="y domain", showarrow=False, font=dict(size=13))
-    figure.add_annotation(text=axis_titles[0], x=1.0, y=0.0, xanchor="left", yanchor="top",
-                          xshift=4, yshift=-2, name="x title", **corner)
-    figure.add_annotation(text=axis_titles[1], x=0.0, y=1.0, xanchor="right", yanchor="bottom",
-                          xshift=-4, name="y title", **corner)
+    # Outside the tick labels: the x name under the right end, the y name left of the top.
+    figure.add_annotation(text=axis_titles[0], x=1.0, y=0.0, xanchor="right", yanchor="top",
+                          yshift=-20, name="x title", **corner)
+    figure.add_annotation(text=axis_titles[1], x=0.0, y=1.0, xanchor="right", yanchor="top",
+                          xshift=-26, name="y title", **corner)
     return figure
 
 
