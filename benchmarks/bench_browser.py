@@ -135,7 +135,8 @@ def compare_ms(clicks: int) -> tuple[list[float], list[float]]:
                 single_ms, both_ms = [], []
                 for k in range(min(clicks, len(spots_single), len(spots_both))):
                     x, y = spots_single[k]
-                    single_ms.append(_timed_change(single, lambda: bu.click_latent(single, x, y), bu.DECODED_IMG))
+                    single_ms.append(_timed_change(single, lambda x=x, y=y: bu.click_latent(single, x, y),
+                                                   bu.DECODED_IMG))
                     single.wait_for_selector(bu.IDLE)
                     x, y = spots_both[k]
                     time.sleep(0.3)

@@ -20,6 +20,7 @@ import streamlit as st
 import vaeflow
 import vaeflow.rendering
 from explorer import heldout_store
+from explorer.decode_worker import DecodeWorker
 from explorer.runs_view import runs_dir
 from vaeflow import latent
 from vaeflow.models import PRETRAINED_DIR, load_model
@@ -90,6 +91,16 @@ def get_model(ref: ModelRef):
     return model
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def get_decoder(ref: ModelRef) -> DecodeWorker:
+    """The model's decoder, compiled, behind the one thread that runs every decode of it.
+
+    Every session's decodes go through it (`decode(z)` like the model's), batched when they
+    coincide, so concurrent clicks do not each drive TensorFlow from their own script thread.
+    """
+    return DecodeWorker(latent.compiled_decode(get_model(ref)))
+
+
 def data_source(ref: ModelRef) -> "DataSource":
     """What the model was trained on (`vaeflow.training.provenance.run_data_source`): its
     spec, and warnings naming the file when the run's dataset is missing or was replaced."""
@@ -138,19 +149,19 @@ def heldout_kl(ref: ModelRef, spec_json: str, n: int, seed: int) -> float:
 def reconstructions(ref: ModelRef, spec_json: str, n: int, seed: int, rows: tuple[int, ...]) -> np.ndarray:
     """Decoded posterior means of held-out rows `rows`, uint8 (len(rows), S, S, 3)."""
     means = heldout_means(ref, spec_json, n, seed)
-    return latent.decode_uint8(get_model(ref), means[list(rows)])
+    return latent.decode_uint8(get_decoder(ref), means[list(rows)])
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
 def decode(ref: ModelRef, z: tuple[float, ...]) -> np.ndarray:
     """The decoded mean image of one latent vector, uint8 (S, S, 3)."""
-    return latent.decode_uint8(get_model(ref), np.asarray(z, dtype=np.float32))[0]
+    return latent.decode_uint8(get_decoder(ref), np.asarray(z, dtype=np.float32))[0]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def decode_path(ref: ModelRef, path: tuple[tuple[float, ...], ...]) -> np.ndarray:
     """Decoded mean images of a batch of latent vectors, uint8 (T, S, S, 3), in one call."""
-    return latent.decode_uint8(get_model(ref), np.asarray(path, dtype=np.float32))
+    return latent.decode_uint8(get_decoder(ref), np.asarray(path, dtype=np.float32))
 
 
 @st.cache_data(max_entries=16, show_spinner="Decoding the manifold map…")
@@ -163,7 +174,7 @@ def manifold_data_uri(
     from explorer.images import tile, to_png
 
     centres = latent.cell_centres(x_range, y_range, n)
-    images = latent.decode_uint8(get_model(ref), latent.embed_plane(centres, latent_dim, dims))
+    images = latent.decode_uint8(get_decoder(ref), latent.embed_plane(centres, latent_dim, dims))
     return "data:image/png;base64," + base64.b64encode(to_png(tile(images, n, pad=0))).decode("ascii")
 
 
@@ -179,7 +190,7 @@ def iso_curves(ref: ModelRef, spec_json: str) -> tuple[np.ndarray, np.ndarray, n
 @st.cache_data(max_entries=16, show_spinner=False)
 def prior_samples(ref: ModelRef, latent_dim: int, n: int, seed: int) -> np.ndarray:
     """Decoded means of n draws z ~ N(0, I) with the given seed, uint8 (n, S, S, 3)."""
-    return latent.decode_uint8(get_model(ref), latent.prior_draws(n, latent_dim, seed))
+    return latent.decode_uint8(get_decoder(ref), latent.prior_draws(n, latent_dim, seed))
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring the decoder against the true flows…")
@@ -193,5 +204,5 @@ def error_map(
     images_factors = heldout_set(spec_json, heldout_n, heldout_seed)
     means = heldout_means(ref, spec_json, heldout_n, heldout_seed)
     grid = latent.embed_plane(latent.cell_centres(x_range, y_range, n), latent_dim, dims)
-    return latent.error_map(get_model(ref), grid, means, images_factors[1],
+    return latent.error_map(get_decoder(ref), grid, means, images_factors[1],
                             vaeflow.FlowSpec.from_json(spec_json))

@@ -178,3 +178,18 @@ def test_posterior_kl_is_the_analytic_kl_and_tells_a_collapsed_model_from_a_trai
     keras.utils.set_random_seed(0)
     untrained = VAE(ModelConfig())  # its posterior is about the prior: nothing is encoded
     assert float(np.mean(latent.posterior_kl(untrained, images))) < 1.0 < float(np.mean(kl))
+
+
+def test_compiled_decode_gives_the_models_images_for_any_batch_size():
+    import keras
+
+    from vaeflow.models import VAE, ModelConfig
+
+    keras.utils.set_random_seed(0)
+    model = VAE(ModelConfig())
+    decode = latent.compiled_decode(model)
+    for n in (1, 5):
+        z = np.random.default_rng(n).normal(size=(n, 2)).astype(np.float32)
+        images = decode(z)
+        assert isinstance(images, np.ndarray) and images.shape == (n, 36, 36, 3)
+        np.testing.assert_allclose(images, model.decode(z).numpy(), atol=1e-5)

@@ -15,7 +15,8 @@ with `encode(x) -> distribution with .mean()` and `decode(z) -> images in [0, 1]
 * `iso_factor_sweeps` / `iso_curves`: images that share one true factor (a fixed, θ swept; θ
   fixed, a swept), encoded: where the model puts each family of images.
 * `posterior_means` / `posterior_kl` / `decode_uint8` / `prior_draws`: images → E[z | x] and
-  KL(q(z | x) || p(z)), z → images, and the one seeded sampler of z ~ N(0, I), in batches.
+  KL(q(z | x) || p(z)), z → images, and the one seeded sampler of z ~ N(0, I), in batches;
+  `compiled_decode`, the decoder as one graph.
 * `error_map` / `predict_factors` / `decode_error`: per cell of a grid, the decoded image
   against the true flow at the factors its nearest held-out encodings stand for (nats);
   `cell_index` finds the cell under a click.
@@ -23,7 +24,7 @@ with `encode(x) -> distribution with .mean()` and `decode(z) -> images in [0, 1]
 One module per kind: `paths`, `grids`, `factors`, `coding`, `error_map`.
 """
 
-from vaeflow.latent.coding import decode_uint8, posterior_kl, posterior_means, prior_draws
+from vaeflow.latent.coding import compiled_decode, decode_uint8, posterior_kl, posterior_means, prior_draws
 from vaeflow.latent.error_map import ErrorMap, decode_error, error_map, predict_factors
 from vaeflow.latent.factors import IsoSweeps, iso_curves, iso_factor_sweeps
 from vaeflow.latent.grids import cell_centres, cell_index, embed_plane, latent_grid, nearest_index, plot_ranges
@@ -33,6 +34,6 @@ __all__ = [
     "METHODS", "Method", "interpolate", "interpolation_path",
     "latent_grid", "cell_centres", "cell_index", "embed_plane", "plot_ranges", "nearest_index",
     "IsoSweeps", "iso_factor_sweeps", "iso_curves",
-    "posterior_means", "posterior_kl", "decode_uint8", "prior_draws",
+    "posterior_means", "posterior_kl", "decode_uint8", "compiled_decode", "prior_draws",
     "ErrorMap", "error_map", "predict_factors", "decode_error",
 ]
