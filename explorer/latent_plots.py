@@ -168,12 +168,17 @@ def latent_map_figure(
     # Equal scales, kept by shrinking the plot area (constrain="domain"), not by widening a
     # range: the rectangle stays the one the manifold map and the click grid cover, and the
     # map does not stretch when the colour bar comes or goes.
-    figure.update_xaxes(range=list(x_range), title=dict(text=axis_titles[0], standoff=6),
-                        showgrid=False, zeroline=False, automargin=True,
-                        constrain="domain")
-    figure.update_yaxes(range=list(y_range), title=axis_titles[1], showgrid=False, zeroline=False,
-                        scaleanchor="x", scaleratio=1.0, constrain="domain",
-                        constraintoward="top")
+    figure.update_xaxes(range=list(x_range), showgrid=False, zeroline=False, constrain="domain")
+    figure.update_yaxes(range=list(y_range), showgrid=False, zeroline=False,
+                        scaleanchor="x", scaleratio=1.0, constrain="domain", constraintoward="top")
+    # The axis names as notes at the shrunk plot's corners: Plotly places axis titles by the
+    # unconstrained domain, on top of the tick labels.
+    corner = dict(xref="x domain", yref="y domain", showarrow=False, font=dict(size=13))
+    # Outside the tick labels: the x name under the right end, the y name left of the top.
+    figure.add_annotation(text=axis_titles[0], x=1.0, y=0.0, xanchor="right", yanchor="top",
+                          yshift=-20, name="x title", **corner)
+    figure.add_annotation(text=axis_titles[1], x=0.0, y=1.0, xanchor="right", yanchor="top",
+                          xshift=-26, name="y title", **corner)
     return figure
 
 

@@ -182,7 +182,8 @@ def test_a_larger_latent_is_drawn_on_two_chosen_axes(monkeypatch, tmp_path):
     at.selectbox(key="explore_y_axis").set_value("z3").run()
     assert not at.exception and not at.error
     assert _trace(at, DATA_TRACE)["y"] != before
-    assert _figure(at)["layout"]["yaxis"]["title"]["text"] == "z3"
+    titles = {a["name"]: a["text"] for a in _figure(at)["layout"]["annotations"]}
+    assert titles == {"x title": "z1", "y title": "z3"}
 
 
 def _link_warnings(at) -> list[str]:

@@ -1,15 +1,17 @@
 """Explore: the latent map of a trained VAE — click anywhere to decode, interpolate A → B.
 
-Three fragments keep every interaction local and cheap:
+Fragments keep every interaction local and cheap:
 
-* `latent_map_ui`, the Plotly map (thousands of WebGL markers and a decoded mosaic: heavy
-  to resend);
+* `latent_map_ui` (and `compare_map_ui` for a compared model), the Plotly map (thousands of
+  WebGL markers and a decoded mosaic: heavy to resend);
 * `decoded_view_ui`, the decode of the last click beside it;
 * `interpolation_ui`, the A → B path, its t slider, strip and exports.
 
 A click's callback stores the point and reruns only `decoded_view_ui` (`st.rerun([...])`
 from a callback replaces the default rerun), so the map is not rebuilt or resent per click;
 setting an endpoint also reruns the map (the path is drawn on it) and the interpolation.
+In compare mode a click also reruns the other map (its ◇ mark of the carried point).
+The view is kept across pages and written to the link (`explorer.view_state`).
 The maths is in `vaeflow.latent`, the caching in `explorer.cache`, the payload parsing in
 `explorer.selection`, the figure in `explorer.latent_plots`.
 """
@@ -225,7 +227,7 @@ def setup_ui(refs: list[cache.ModelRef]) -> tuple[Context | None, Context | None
                   help="Images decoded on a grid, drawn behind the points (one batch).")
         st.toggle("Iso-curves", key=KEY + "iso", persist_state=PERSIST,
                   help="Iso-a and iso-θ curves: encoded sweeps of one true factor with the other held fixed.")
-        error_map_toggle_ui(compare=state[KEY + "compare"] != NO_COMPARE)
+        error_map_toggle_ui()
     ctx = _context(by_name[name])
     if ctx is None:
         return None, None
@@ -445,7 +447,7 @@ def _map(ctx: Context, other: Context | None, side: int) -> None:
     """One clickable map: dataset, manifold map, iso-curves, the A → B path, the current t,
     and in compare mode the mark of a point clicked on the other map."""
     state = st.session_state
-    shown, partner = (ctx, other) if side == 0 else (other, ctx)
+    shown = ctx if side == 0 else other
     endpoints = {k: state[KEY + k] for k in ("A", "B") if KEY + k in state}
     if side == 1:
         endpoints = _carried_endpoints(ctx, other)
@@ -587,11 +589,10 @@ def _error_map(ctx: Context):
         return None
 
 
-def error_map_toggle_ui(compare: bool) -> None:
-    """The error-map toggle (in the row of map toggles); it reruns the maps and the view."""
+def error_map_toggle_ui() -> None:
+    """The error-map toggle, in the row of map toggles (a change reruns the page, as they do)."""
     st.toggle(
-        "Error map", key=KEY + "error_map", on_change=st.rerun, persist_state=PERSIST,
-        args=([MAP_FRAGMENT, VIEW_FRAGMENT] + ([MAP2_FRAGMENT] if compare else []),),
+        "Error map", key=KEY + "error_map", persist_state=PERSIST,
         help="How wrong the decoder is, per cell: the decoded image against the true flow at the "
              "factors (a, θ) of the cell's 10 nearest held-out encodings, as KL(true ‖ decoded) "
              "in nats (Bernoulli cross-entropy minus the true image's entropy). Replaces the "
