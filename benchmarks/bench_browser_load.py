@@ -68,7 +68,7 @@ async def _click_series(page, spots: list[tuple[float, float]]) -> list[float]:
     samples = []
     for x, y in spots:
         await asyncio.sleep(0.3)  # beyond Plotly's double-click window; not timed
-        before = await page.evaluate(f"(s) => document.querySelector(s).src", bu.DECODED_IMG)
+        before = await page.evaluate("(s) => document.querySelector(s).src", bu.DECODED_IMG)
         px, py = await page.evaluate(bu._TO_PIXELS, [x, y])
         start = time.perf_counter()
         await page.mouse.click(px, py)

@@ -77,7 +77,6 @@ def _free_ports(n):
 @pytest.mark.slow
 def test_multi_worker_mirrored_strategy_from_tf_config(tmp_path):
     """Two worker processes on this host, configured only through TF_CONFIG, train as one."""
-    import os
     import subprocess
     import sys
 
@@ -115,4 +114,6 @@ def test_multi_worker_mirrored_strategy_from_tf_config(tmp_path):
 
     assert losses(chief) == losses(other)
     assert (chief.model_dir / "weights.npz").read_bytes() == (other.model_dir / "weights.npz").read_bytes()
-    assert os.path.exists(chief.checkpoints_dir / "latest.json")
+    from vaeflow.training.checkpoints import latest_checkpoint
+
+    assert latest_checkpoint(chief.checkpoints_dir)["step"] == latest_checkpoint(other.checkpoints_dir)["step"]

@@ -292,7 +292,10 @@ class DatasetHeader:
 
 
 _KEYS = ("images", "factors", "meta")
-_FILE_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+# zipfile raises NotImplementedError for an unknown compression method and RuntimeError for an
+# encrypted member: damaged or foreign files like any other.
+_FILE_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
+                NotImplementedError, RuntimeError)
 
 
 def read_header(path: str | os.PathLike, *, max_bytes: int | None = None) -> DatasetHeader:
@@ -386,6 +389,8 @@ def _array_header(archive: zipfile.ZipFile, key: str, path: str) -> ArrayHeader:
         data_bytes = info.file_size - member.tell()
     if dtype.hasobject:
         raise DatasetFileError(f"{path}: {key} holds Python objects (pickles are never loaded)")
+    if any(length < 0 for length in shape):
+        raise DatasetFileError(f"{path}: {key} declares a negative length in its shape {shape}")
     nbytes = math.prod(shape) * dtype.itemsize  # Python ints: a forged shape cannot overflow
     if nbytes > data_bytes:
         raise DatasetFileError(f"{path}: {key} declares {shape} {dtype} ({gigabytes(nbytes)}) but the "
@@ -407,7 +412,7 @@ def _read_member(archive: zipfile.ZipFile, key: str, path: str) -> np.ndarray:
 def _parse_meta(meta_arr: np.ndarray, path: str) -> tuple[FlowSpec, int | None]:
     try:
         meta = json.loads(str(meta_arr))
-    except json.JSONDecodeError as err:
+    except ValueError as err:  # JSONDecodeError, or an integer past Python's digit limit
         raise DatasetFileError(f"{path}: meta is not valid JSON: {err}") from None
     except RecursionError:
         raise DatasetFileError(f"{path}: meta is nested too deeply to be a vaeflow dataset") from None
