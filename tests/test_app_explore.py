@@ -363,6 +363,9 @@ def test_error_map_toggle_draws_the_heatmap_and_the_clicked_cells_images(app):
     assert not _figure(app)["layout"].get("images")  # the heatmap takes the manifold's place
     (caption,) = [c.value for c in app.caption if c.value.startswith("error-map cell")]
     assert caption.endswith("nats")
+    # the toggle's change reran only the map and view fragments, and AppTest's tree then holds
+    # only their elements; a full run brings the toggle row back
+    app.run()
     app.toggle(key="explore_error_map").set_value(False).run()
     assert "error map" not in [t.get("name") for t in _figure(app)["data"]]
     assert not [c for c in app.caption if c.value.startswith("error-map cell")]
