@@ -161,7 +161,7 @@ class RunDir:
         for line in text.splitlines():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # torn, or beyond what json can read
                 continue
             if isinstance(record, dict):  # a stray non-record line is skipped like a torn one
                 records.append(record)
