@@ -22,3 +22,13 @@ def test_a_line_json_cannot_read_is_skipped_like_a_torn_one(tmp_path, bad_line):
     assert run.read_metrics() == [GOOD]
     run.truncate_metrics(1)
     assert run.read_metrics() == [GOOD]
+
+
+@pytest.mark.parametrize("bad_record", [{"kind": "window", "step": None}, {"kind": "window", "step": "x"},
+                                        {"kind": "epoch", "step": 1, "epoch": "one"}],
+                         ids=["null-step", "text-step", "text-epoch"])
+def test_resume_truncation_drops_a_record_with_a_non_integer_position(tmp_path, bad_record):
+    run = RunDir(tmp_path, "r").create()
+    run.metrics_path.write_text(json.dumps(GOOD) + "\n" + json.dumps(bad_record) + "\n")
+    run.truncate_metrics(1, completed_epochs=0)
+    assert run.read_metrics() == [GOOD]
