@@ -169,8 +169,8 @@ def read_header(config_path: str | os.PathLike, format: str = FORMAT, version: i
     config_path = Path(config_path)
     try:
         header = json.loads(config_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{config_path} is not valid JSON: {error}") from None
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: JSON and Unicode errors
+        raise ValueError(f"{config_path} is not valid JSON: {error or type(error).__name__}") from None
     check_format(header, format, version, str(config_path))
     if not isinstance(header.get("config"), dict) or not isinstance(header.get("weights"), dict):
         raise ValueError(f"{config_path} lacks its 'config' or 'weights' section")
