@@ -96,6 +96,27 @@ def load_model(path: str | os.PathLike | None = None) -> VAE:
     return model
 
 
+def load_matching_weights(model: VAE, path: str | os.PathLike) -> list[str]:
+    """Copy the weights of the model saved in `path` into `model`, matching by variable path;
+    returns the paths copied. `model`'s other variables (a flow prior added to a model trained
+    with the normal prior, say) keep their values.
+
+    Raises:
+        ValueError: if `path` holds no readable model, or one of its weights has no variable of
+            the same path and shape in `model` (another architecture).
+    """
+    source = load_model(path)
+    target = {v.path: v for v in build(model).weights}
+    for variable in source.weights:
+        match = target.get(variable.path)
+        if match is None or tuple(match.shape) != tuple(variable.shape):
+            raise ValueError(f"init_from {str(path)!r}: its weight {variable.path} "
+                             f"{tuple(variable.shape)} has no counterpart in the new model")
+    for variable in source.weights:
+        target[variable.path].assign(variable)
+    return [v.path for v in source.weights]
+
+
 def write_weights(directory: Path, variables, dtype: str = "float32") -> dict:
     """Write `variables` (as `dtype`) to directory/weights.npz atomically, each array keyed by its
     variable's path; returns the header's "weights" entry.

@@ -28,6 +28,14 @@ class TrainConfig(JsonRecord):
         beta: weight of the KL term, ``loss = reconstruction + beta * kl``; > 0.
         learning_rate: Adam's step size (peak value under the cosine schedule); > 0.
         lr_schedule: ``"constant"`` or ``"cosine"`` (decays to 0 over ``epochs`` epochs).
+        beta_warmup_epochs: KL warm-up: the KL weight of training step s (0-based) is
+            ``beta * min(1, (s + 1) / W)``, W = this many epochs of steps; 0 = none. Validation
+            always weighs the KL by ``beta``, so ``val_loss`` compares across the warm-up.
+        init_from: a model or run directory whose weights the run starts from (every weight of
+            that model must exist, same path and shape, in the new one; the new model's other
+            weights, such as a flow prior's, keep their initialisation); None = from scratch.
+        lr_warmup_epochs: the learning rate rises linearly from 0 to ``learning_rate`` over this
+            many epochs, then follows ``lr_schedule`` over the remaining epochs; 0 = none.
         epochs: maximum number of epochs; ≥ 1.
         batch_size: global batch size (split across replicas); ≥ 1.
         seed: seeds initialisation, shuffles, the reparameterisation noise and streamed data.
@@ -69,6 +77,9 @@ class TrainConfig(JsonRecord):
     beta: float = 1.0
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
+    beta_warmup_epochs: float = 0.0
+    lr_warmup_epochs: float = 0.0
+    init_from: str | None = None
     epochs: int = 30
     batch_size: int = 128
     seed: int = 0
@@ -95,7 +106,8 @@ class TrainConfig(JsonRecord):
         for name in ("patience", "split_seed"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, _integer(name, getattr(self, name)))
-        for name in ("beta", "learning_rate", "min_delta", "val_fraction", "checkpoint_every_s"):
+        for name in ("beta", "learning_rate", "min_delta", "val_fraction", "checkpoint_every_s",
+                     "beta_warmup_epochs", "lr_warmup_epochs"):
             object.__setattr__(self, name, _real(name, getattr(self, name)))
         if self.time_limit_s is not None:
             object.__setattr__(self, "time_limit_s", _real("time_limit_s", self.time_limit_s))
@@ -103,8 +115,9 @@ class TrainConfig(JsonRecord):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise ValueError(f"TrainConfig.{name} must be a bool, got {value!r}")
-        if self.data is not None:
-            object.__setattr__(self, "data", str(self.data))
+        for name in ("data", "init_from"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, str(getattr(self, name)))
 
         _at_least("epochs", self.epochs, 1)
         _at_least("batch_size", self.batch_size, 1)
@@ -118,6 +131,11 @@ class TrainConfig(JsonRecord):
         if self.patience is not None:
             _at_least("patience", self.patience, 1)
         _at_least("min_delta", self.min_delta, 0.0)
+        _at_least("beta_warmup_epochs", self.beta_warmup_epochs, 0.0)
+        _at_least("lr_warmup_epochs", self.lr_warmup_epochs, 0.0)
+        if self.lr_warmup_epochs >= self.epochs:
+            raise ValueError(f"TrainConfig.lr_warmup_epochs must be < epochs ({self.epochs}), "
+                             f"got {self.lr_warmup_epochs}")
         for name in ("beta", "learning_rate", "checkpoint_every_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"TrainConfig.{name} must be > 0, got {getattr(self, name)}")

@@ -332,6 +332,7 @@ class _Loop:
                 now = time.perf_counter()
                 self.emit({"kind": "window", "epoch": self.epoch + 1, "step": trainer.step,
                            **{k: v / window_steps for k, v in window_sums.items()},
+                           **trainer.schedule(),
                            "images_per_s": window_steps * config.batch_size / (now - window_start),
                            "time": self.elapsed()})
                 window_sums, window_steps, window_start = dict.fromkeys(TERMS, 0.0), 0, now
@@ -356,7 +357,7 @@ class _Loop:
             self.bad_epochs += 1
         record = {"kind": "epoch", "epoch": self.epoch, "step": trainer.step,
                   **{k: (v / epoch_steps if epoch_steps else None) for k, v in epoch_sums.items()},
-                  **{f"val_{k}": v for k, v in val.items()},
+                  **{f"val_{k}": v for k, v in val.items()}, **trainer.schedule(),
                   "images_per_s": epoch_steps * config.batch_size / max(train_seconds, 1e-9),
                   "time": self.elapsed()}
         self.emit(record)
