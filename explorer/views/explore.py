@@ -92,7 +92,8 @@ def setup_ui() -> Context | None:
     cols = st.columns([2, 1, 1, 1, 1])
     name = cols[0].selectbox(
         "Model", list(by_name), key=KEY + "model",
-        help="The shipped pretrained default, or any training run that finished with a model.",
+        help="The shipped pretrained default, or any training run that finished with a model. "
+             + _prior_help(by_name.get(st.session_state.get(KEY + "model")) or (refs[0] if refs else None)),
     )
     cols[1].selectbox("Colour by", COLOUR_BY, index=1, key=KEY + "colour_by",
                       help="The true factor of each image; θ on a cyclic colour scale.")
@@ -136,10 +137,23 @@ def setup_ui() -> Context | None:
         for k in ("view", "A", "B"):
             st.session_state.pop(KEY + k, None)
     ctx = Context(ref, spec_json, spec, images, factors, means, dims, x_range, y_range)
+    if cache.get_model(ref).config.prior == "flow" and latent_dim >= 2:
+        st.toggle("Prior contours", value=False, key=KEY + "prior",
+                  help="Contour lines of the model's learned prior p(z) on the map.")
     if latent_dim >= 2:
         for label, quarter in (("A", 0.25), ("B", 0.75)):
             st.session_state.setdefault(KEY + label, ctx.point_of_row(_typical_row(spec, factors, quarter)))
     return ctx
+
+
+def _prior_help(ref: cache.ModelRef | None) -> str:
+    """The selected model's prior, for the picker's help ("" when it does not load)."""
+    if ref is None:
+        return ""
+    try:
+        return "This model's prior: " + latent.describe_prior(cache.get_model(ref).config) + "."
+    except ValueError:
+        return ""
 
 
 def _typical_row(spec: FlowSpec, factors: np.ndarray, fraction: float) -> int:
@@ -199,13 +213,16 @@ def _figure(ctx: Context, path: np.ndarray | None):
         except ValueError as error:
             st.warning(f"Iso-factor curves unavailable: {error}")
     endpoints = {k: st.session_state[KEY + k]["xy"] for k in ("A", "B") if KEY + k in st.session_state}
+    prior_density = None
+    if st.session_state.get(KEY + "prior", False) and cache.get_model(ctx.ref).config.prior == "flow":
+        prior_density = cache.prior_density(ctx.ref, ctx.x_range, ctx.y_range, 80, ctx.dims)
     x_name, y_name = (f"z{d + 1}" for d in ctx.dims)
     figure = latent_map_figure(
         ctx.means[:, list(ctx.dims)], ctx.factors, x_range=ctx.x_range, y_range=ctx.y_range,
         colour_by=colour_by, cyclic_scale=st.session_state.get(KEY + "cyclic_scale", "Twilight"),
         theta_range=(ctx.spec.theta_min, ctx.spec.theta_max), manifold=manifold,
         iso_a=iso_a, iso_theta=iso_theta, path=path, endpoints=endpoints,
-        axis_titles=(x_name, y_name),
+        prior_density=prior_density, axis_titles=(x_name, y_name),
     )
     return figure, iso_levels
 
@@ -344,8 +361,9 @@ GRID_COLUMNS = 8  # the default counts (16 samples, 8 reconstructions) fill whol
 def prior_samples_ui(ctx: Context) -> None:
     st.subheader("Samples from the prior")
     n, seed = _count_and_seed_ui("prior", most=48, default=16)
-    samples = cache.prior_samples(ctx.ref, ctx.latent_dim, n, int(seed))
-    _image(_tile(samples, GRID_COLUMNS), 2, caption=f"{n} decodes of z ~ N(0, I), seed {seed}")
+    samples = cache.prior_samples(ctx.ref, n, int(seed))
+    prior = "p(z)" if cache.get_model(ctx.ref).config.prior == "flow" else "N(0, I)"
+    _image(_tile(samples, GRID_COLUMNS), 2, caption=f"{n} decodes of z ~ {prior}, seed {seed}")
 
 
 @st.fragment

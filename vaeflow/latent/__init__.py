@@ -15,19 +15,22 @@ with `encode(x) -> distribution with .mean()` and `decode(z) -> images in [0, 1]
 * `iso_factor_sweeps` / `iso_curves`: images that share one true factor (a fixed, θ swept; θ
   fixed, a swept), encoded: where the model puts each family of images.
 * `posterior_means` / `decode_uint8` / `prior_draws`: images → E[z | x], z → images, and the
-  one seeded sampler of z ~ N(0, I), in batches.
+  one seeded sampler of z ~ model.prior(), in batches.
+* `prior_density_grid` / `describe_prior`: p(z) on a lattice of the plotted plane (the map's
+  prior contours), and the prior named in words.
 
-One module per kind: `paths`, `grids`, `factors`, `coding`.
+One module per kind: `paths`, `grids`, `factors`, `coding`, `prior`.
 """
 
 from vaeflow.latent.coding import decode_uint8, posterior_means, prior_draws
 from vaeflow.latent.factors import IsoSweeps, iso_curves, iso_factor_sweeps
 from vaeflow.latent.grids import cell_centres, embed_plane, latent_grid, nearest_index, plot_ranges
+from vaeflow.latent.prior import describe_prior, prior_density_grid
 from vaeflow.latent.paths import METHODS, Method, interpolate, interpolation_path
 
 __all__ = [
     "METHODS", "Method", "interpolate", "interpolation_path",
     "latent_grid", "cell_centres", "embed_plane", "plot_ranges", "nearest_index",
     "IsoSweeps", "iso_factor_sweeps", "iso_curves",
-    "posterior_means", "decode_uint8", "prior_draws",
+    "posterior_means", "decode_uint8", "prior_draws", "prior_density_grid", "describe_prior",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 
 def posterior_means(model: Any, images: Any, batch_size: int = 512) -> np.ndarray:
@@ -45,12 +46,17 @@ def decode_uint8(model: Any, z: Any, batch_size: int = 1024) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-def prior_draws(n: int, latent_dim: int, seed: int) -> np.ndarray:
-    """n draws z ~ N(0, I) of length `latent_dim`, float32 (n, L); the same for a seed.
+def prior_draws(model: Any, n: int, seed: int) -> np.ndarray:
+    """n draws z ~ p(z) of `model.prior()` (N(0, I) or a flow prior), float32 (n, L); the same
+    for a seed.
 
     The one seeded prior sampler: the explorer's prior samples and the metrics' FID decode these.
+
+    Raises:
+        ValueError: naming `n` or `seed` when it is not an integer ≥ 1 (n) or ≥ 0 (seed).
     """
-    for name, value, low in (("n", n, 1), ("latent_dim", latent_dim, 1), ("seed", seed, 0)):
+    for name, value, low in (("n", n, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or int(value) != value or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return np.random.default_rng(seed).standard_normal((int(n), int(latent_dim))).astype(np.float32)
+    z = model.prior().sample(int(n), seed=tf.constant([int(seed), 0], tf.int32))
+    return np.asarray(z, dtype=np.float32)
