@@ -73,21 +73,24 @@ def flow_prior(config: ModelConfig, conditioners: list[keras.Sequential]) -> tfd
         if k:
             steps.append(reverse)
         steps.append(tfb.RealNVP(num_masked=latent_dim // 2,
-                                 bijector_fn=_coupling_map(net, config.prior_coupling),
+                                 bijector_fn=_coupling_map(net, config),
                                  name=f"coupling_{k}"))
     # tfb.Chain applies its last bijector first: base noise goes through coupling_0 first.
     return tfd.TransformedDistribution(standard_normal(latent_dim), tfb.Chain(steps[::-1]),
                                        name="flow_prior")
 
 
-def _coupling_map(net: keras.Sequential, coupling: str):
+def _coupling_map(net: keras.Sequential, config: ModelConfig):
     """RealNVP's bijector_fn: kept coordinates (..., d) → the elementwise map of the others."""
+    # Sizes from the config: inside a traced step RealNVP may only know them as tensors.
+    kept_units = config.latent_dim // 2
+    output_units = config.latent_dim - kept_units
 
-    def bijector_fn(kept, output_units, **unused):
+    def bijector_fn(kept, unused_output_units, **unused):
         # The conditioner is a 2-D network; IWAE passes z as (k, N, L).
         lead = tf.shape(kept)[:-1]
-        params = net(tf.reshape(kept, [-1, kept.shape[-1]]))
-        if coupling == "affine":
+        params = net(tf.reshape(kept, [-1, kept_units]))
+        if config.prior_coupling == "affine":
             params = tf.reshape(params, tf.concat([lead, [output_units, 2]], 0))
             # tanh bounds one layer's scale to [e^-2, e^2]: no overflow early in training.
             log_scale = 2.0 * tf.tanh(params[..., 1] / 2.0)
