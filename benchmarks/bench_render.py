@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 from reference_render import study_render_many  # noqa: E402
 from vaeflow.datasets import sample_factors  # noqa: E402
 from vaeflow.flows.spec import FlowSpec  # noqa: E402
-from vaeflow.render import render_images  # noqa: E402
+from vaeflow.rendering import render_images  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

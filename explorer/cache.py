@@ -177,3 +177,18 @@ def prior_samples(ref: ModelRef, n: int, seed: int) -> np.ndarray:
     """Decoded means of n draws z ~ model.prior() with the given seed, uint8 (n, S, S, 3)."""
     model = get_model(ref)
     return latent.decode_uint8(model, latent.prior_draws(model, n, seed))
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring the decoder against the true flows…")
+def error_map(
+    ref: ModelRef, spec_json: str, heldout_n: int, heldout_seed: int,
+    x_range: tuple[float, float], y_range: tuple[float, float], n: int, latent_dim: int,
+    dims: tuple[int, int],
+) -> "latent.ErrorMap":
+    """`vaeflow.latent.error_map` over the n×n cell centres of the map's rectangle, the factors
+    predicted from the held-out set's posterior means (cells row-major from the top-left)."""
+    images_factors = heldout_set(spec_json, heldout_n, heldout_seed)
+    means = heldout_means(ref, spec_json, heldout_n, heldout_seed)
+    grid = latent.embed_plane(latent.cell_centres(x_range, y_range, n), latent_dim, dims)
+    return latent.error_map(get_model(ref), grid, means, images_factors[1],
+                            vaeflow.FlowSpec.from_json(spec_json))

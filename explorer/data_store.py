@@ -9,7 +9,6 @@ repository root, where the CLI writes too.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 import tempfile
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import vaeflow
+from vaeflow.datasets import read_header
 from vaeflow.io import atomic_path
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -71,20 +71,22 @@ class DatasetInfo:
 
 
 def describe(path: Path) -> DatasetInfo:
-    """Read a dataset's size, seed and spec without loading its images.
+    """A dataset's size, seed and spec from `vaeflow.datasets.read_header` (headers only, no
+    images), with the verdict `load_dataset` gives from them.
 
     Never raises for a bad file: the problem goes into `DatasetInfo.error`.
     """
     path = Path(path)
-    megabytes = path.stat().st_size / 1e6
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            header = json.loads(str(npz["meta"][()]))
-            n_images = int(npz["factors"].shape[0])
-        spec = vaeflow.FlowSpec.from_dict(header["spec"]).to_dict()
-        return DatasetInfo(path.stem, path, n_images, megabytes, int(header["seed"]), spec)
-    except Exception as error:  # a foreign file in data/ must not break the table
-        return DatasetInfo(path.stem, path, None, megabytes, None, None, f"unreadable: {error}")
+        megabytes = path.stat().st_size / 1e6
+    except OSError:  # deleted since the folder was listed
+        megabytes = 0.0
+    try:
+        header = read_header(path)
+    except (OSError, ValueError) as error:
+        message = str(error).replace(f"{path}: ", "").replace(str(path), "the file")
+        return DatasetInfo(path.stem, path, None, megabytes, None, None, message)
+    return DatasetInfo(path.stem, path, header.n_images, megabytes, header.seed, header.spec.to_dict())
 
 
 def list_datasets(folder: Path | None = None) -> list[DatasetInfo]:
@@ -106,10 +108,10 @@ def save(dataset: "vaeflow.FlowDataset", name: str, *, overwrite: bool = False,
             `overwrite` is False.
     """
     path = dataset_path(name, folder)
-    if path.exists() and not overwrite:
-        raise ValueError(f"name {path.stem!r} is taken: a dataset with that name exists")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    vaeflow.save_dataset(dataset, path)
+    try:
+        vaeflow.save_dataset(dataset, path, overwrite=overwrite)
+    except FileExistsError:  # also when another tab saved this name a moment ago
+        raise ValueError(f"name {path.stem!r} is taken: a dataset with that name exists") from None
     return path
 
 
@@ -140,8 +142,9 @@ def save_upload(content: bytes, name: str, *, overwrite: bool = False,
     """
     load_upload(content)
     path = dataset_path(name, folder)
-    if path.exists() and not overwrite:
-        raise ValueError(f"name {path.stem!r} is taken: a dataset with that name exists")
-    with atomic_path(path, suffix=".npz") as tmp:
-        tmp.write_bytes(content)
+    try:
+        with atomic_path(path, suffix=".npz", overwrite=overwrite) as tmp:
+            tmp.write_bytes(content)
+    except FileExistsError:
+        raise ValueError(f"name {path.stem!r} is taken: a dataset with that name exists") from None
     return path

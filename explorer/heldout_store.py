@@ -29,12 +29,11 @@ def cache_dir() -> Path:
 def renderer_version(root: Path | None = None) -> str:
     """A 16-hex-digit digest of the renderer's source files under `root` (default: vaeflow's).
 
-    Hashes render.py, raster.py, datasets.py, flows/*.py, colormaps.py and contour_levels.py,
-    with their paths relative to `root`: any edit to one of them gives a new digest.
+    Hashes rendering/*.py, datasets.py and flows/*.py, with their paths relative to `root`:
+    any edit to one of them gives a new digest.
     """
     root = Path(root) if root is not None else Path(vaeflow.__file__).resolve().parent
-    names = ["render.py", "raster.py", "datasets.py", "colormaps.py", "contour_levels.py"]
-    paths = sorted([*(root / name for name in names), *root.glob("flows/*.py")])
+    paths = sorted([root / "datasets.py", *root.glob("rendering/*.py"), *root.glob("flows/*.py")])
     digest = hashlib.sha256()
     for path in paths:
         if path.is_file():
@@ -65,7 +64,7 @@ def load_or_render(spec_json: str, n: int, seed: int, version: str,
             return dataset.images, dataset.factors
     dataset = vaeflow.generate_dataset(n, seed, spec)
     with contextlib.suppress(OSError):
-        vaeflow.save_dataset(dataset, path)
+        vaeflow.save_dataset(dataset, path, overwrite=True)
         prune(folder, version, keep=path)
     return dataset.images, dataset.factors
 

@@ -214,3 +214,60 @@ def _prior_trace(xs, ys, density) -> go.Contour:
         contours=dict(coloring="none", start=step, end=top - step / 2, size=step),
         line=dict(color=_PRIOR_COLOUR, width=1.5), showlegend=False,
     )
+
+
+ERROR_MAP_TRACE = "error map"
+# Per-cell errors span three decades (under 1 nat where the decoder is right, hundreds
+# where it invents a flow), so colours follow log10 of the error and the bar is labelled in nats.
+_ERROR_SCALE = "Inferno"
+
+
+def add_error_heatmap(
+    figure: go.Figure, errors: np.ndarray, x_range: Sequence[float], y_range: Sequence[float]
+) -> go.Figure:
+    """Draw per-cell decode errors as a heatmap behind every other trace of the latent map.
+
+    Arguments:
+        figure: a `latent_map_figure`; modified in place and returned.
+        errors: (n², ) errors in nats, cells row-major from the top-left exactly as
+            `vaeflow.latent.cell_centres(x_range, y_range, n)` orders them.
+        x_range, y_range: the rectangle the cells tile (the map's ranges).
+
+    Returns:
+        `figure`, with the heatmap (named `ERROR_MAP_TRACE`) as its first trace, a colour bar
+        in nats on a log scale, and the layout image (manifold map) removed, which it would
+        otherwise cover.
+
+    Raises:
+        ValueError: naming `errors` when it is not n² finite values >= 0, n >= 2.
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    n = int(round(math.sqrt(errors.size)))
+    if errors.ndim != 1 or n < 2 or n * n != errors.size:
+        raise ValueError(f"errors must be n² values (n >= 2) for an n×n grid, got shape {errors.shape}")
+    if not np.all(np.isfinite(errors)) or np.any(errors < 0):
+        raise ValueError("errors must be finite and >= 0 (nats)")
+    (x0, x1), (y0, y1) = x_range, y_range
+    xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
+    ys = y0 + (np.arange(n) + 0.5) * (y1 - y0) / n  # ascending: the grid's top row goes last
+    grid = errors.reshape(n, n)[::-1]
+    floor = 0.1  # nats: below it a cell is as good as perfect, and log10(0) has no colour
+    log_grid = np.log10(np.maximum(grid, floor))
+    decades = np.arange(np.floor(log_grid.min()), np.ceil(log_grid.max()) + 1)
+    heatmap = go.Heatmap(
+        x=xs.tolist(), y=ys.tolist(), z=np.round(log_grid, 4).tolist(), name=ERROR_MAP_TRACE,
+        colorscale=_ERROR_SCALE, zmin=float(decades[0]), zmax=float(max(decades[-1], decades[0] + 1)),
+        # Clicks belong to the points and the click grid above; the heatmap never takes them.
+        hoverinfo="skip", showlegend=False,
+        # Above the plot, right half: the points' colour bar has the right side, the
+        # iso-curves' legend the top left.
+        colorbar=dict(
+            title=dict(text="decode error (nats)", side="top"), orientation="h", thickness=10,
+            x=1.0, xanchor="right", y=1.0, yanchor="bottom", len=0.5, ypad=4,
+            tickvals=decades.tolist(), ticktext=[f"{10 ** d:g}" for d in decades],
+        ),
+    )
+    figure.add_trace(heatmap)
+    figure.data = (figure.data[-1],) + tuple(figure.data[:-1])
+    figure.layout.images = ()
+    return figure

@@ -16,6 +16,7 @@ from explorer.training_plots import best_val_elbo
 
 STATE_BADGES = {"running": ":orange-badge[running]", "done": ":green-badge[done]",
                 "stopped": ":gray-badge[stopped]", "failed": ":red-badge[failed]",
+                "broken": ":red-badge[broken]",
                 None: ":gray-badge[starting]"}
 # TensorFlow's C++ start-up chatter, which log.txt collects from the training process.
 _NOISE = ("I0000 ", "W0000 ", "E0000 ", "WARNING: All log messages before absl")

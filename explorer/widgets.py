@@ -13,57 +13,56 @@ from typing import Any, Callable
 import streamlit as st
 
 import vaeflow
+from explorer import dataset_controls as controls
+from explorer.dataset_controls import SEED_MAX, theta_degrees, theta_range  # noqa: F401
 
-SEED_MAX = 2**31 - 1
-IMAGE_SIZES = (16, 24, 32, 36, 48, 64, 96, 128)
-
-
-def theta_range(start_deg: float, span_deg: float) -> tuple[float, float]:
-    """(θ_min, θ_max) in radians from a start angle and a positive span, both in degrees."""
-    if not span_deg > 0:
-        raise ValueError(f"span_deg must be > 0, got {span_deg}")
-    return math.radians(start_deg), math.radians(start_deg + span_deg)
+# Kept for the whole session: Streamlit forgets an unrendered widget's value (a page left for
+# another) unless asked to keep it.
+PERSIST = "session"
 
 
-def theta_degrees(spec: "vaeflow.FlowSpec") -> tuple[int, int]:
-    """Inverse of `theta_range` for a spec, rounded to whole degrees (span at least 1°)."""
-    start = int(round(math.degrees(spec.theta_min))) % 360
-    span = int(round(math.degrees(spec.theta_max - spec.theta_min)))
-    return start, min(360, max(1, span))
+def init_state(values: dict[str, Any]) -> None:
+    """Give each key its value unless the session already holds one (the guard before widgets
+    that are drawn without a `value`, so a kept or linked value is never overridden)."""
+    for key, value in values.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
 
 
-def _clamp(value: float, low: float, high: float) -> float:
-    return min(high, max(low, value))
+def set_state(values: dict[str, Any]) -> None:
+    """Put these values into the widgets (a callback, or before the widgets are drawn)."""
+    for key, value in values.items():
+        st.session_state[key] = value
 
 
-def reset_keys(prefix: str) -> None:
-    """Forget every widget value under `prefix.` so the next run shows the defaults."""
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix + ".")]:
-        del st.session_state[key]
+def seed_ui(label: str, key: str, default: int = 0, help: str | None = None,
+            on_change: Callable[[], None] | None = None) -> int:
+    """An integer seed in [0, 2³¹ − 1], kept across pages."""
+    init_state({key: int(default)})
+    return int(st.number_input(label, 0, SEED_MAX, step=1, key=key, help=help,
+                               on_change=on_change, persist_state=PERSIST))
 
 
-def seed_ui(label: str, key: str, default: int = 0, help: str | None = None) -> int:
-    """An integer seed in [0, 2³¹ − 1]."""
-    return int(
-        st.number_input(label, 0, SEED_MAX, int(default), step=1, key=key, help=help)
-    )
-
-
-# A plain session key (not a widget's): widget values are dropped when their page is left,
-# this one carries the split seed between the Dataset and Train pages.
+# A plain session key (not a widget's): it carries the split seed between the Dataset and Train
+# pages, whose boxes each keep their own value.
 SPLIT_SEED_STATE = "split_seed"
 
 
 def split_seed_ui(key: str, label: str = "seed of the train/validation split") -> int:
     """The seed that splits a saved dataset into train and validation (`TrainConfig.split_seed`).
 
-    The widget starts from the value last chosen on any page, and choosing one here makes it
-    the value the other page starts from.
+    The box shows the value last chosen on any page, and choosing one here makes it the value
+    the other page shows.
     """
+    st.session_state[key] = st.session_state.get(SPLIT_SEED_STATE, st.session_state.get(key, 0))
+
+    def chosen() -> None:
+        st.session_state[SPLIT_SEED_STATE] = st.session_state[key]
+
     value = seed_ui(
-        label, key, st.session_state.get(SPLIT_SEED_STATE, 0),
-        help="Which images of a saved dataset a run holds out for validation. Keep it fixed "
-             "to compare runs with different training seeds on the same validation images.",
+        label, key, help="Which images of a saved dataset a run holds out for validation. Keep "
+                         "it fixed to compare runs with different training seeds on the same "
+                         "validation images.", on_change=chosen,
     )
     st.session_state[SPLIT_SEED_STATE] = value
     return value
@@ -72,60 +71,64 @@ def split_seed_ui(key: str, label: str = "seed of the train/validation split") -
 def flow_spec_ui(default: "vaeflow.FlowSpec | None" = None, prefix: str = "spec") -> "vaeflow.FlowSpec":
     """Draw a control for every `FlowSpec` field and return the spec they describe.
 
+    The controls keep their values across pages; put values into them with `set_state` on the
+    keys ``f"{prefix}.{name}"`` for the names of `dataset_controls.SPEC_CONTROLS`.
+
     Arguments:
-        default: the values shown before the user touches anything (the study's chain).
+        default: the values shown before the user touches anything (the study's chain), and
+            what "Reset" puts back.
         prefix: widget key prefix; two groups on one page need different prefixes.
 
     Returns:
         A valid `FlowSpec`: each control's range lies inside the spec's validation.
     """
-    d = default or vaeflow.FlowSpec()
     k: Callable[[str], str] = lambda name: f"{prefix}.{name}"  # noqa: E731
-    values: dict[str, Any] = {}
+    defaults = {k(name): value for name, value in controls.spec_values(default).items()}
+    init_state(defaults)
+    c = controls.CONTROLS
+
+    def slider(where, label: str, name: str, **kwargs) -> Any:
+        control = c[name]
+        step = control.step if control.kind == "float" else 1
+        return where.slider(label, control.low, control.high, step=step, key=k(name),
+                            persist_state=PERSIST, **kwargs)
 
     st.button(
         "Reset to the study's chain",
         key=k("reset"),
-        on_click=reset_keys,
-        args=(prefix,),
+        on_click=set_state,
+        args=(defaults,),
         help="Put every control back to the study's values.",
     )
     st.markdown("**Base** z ~ N(0, σ² I) and **f1 shift, f2 scale**")
-    values["base_scale"] = st.slider(
-        "base scale σ", 0.05, 1.0, _clamp(d.base_scale, 0.05, 1.0), 0.01, key=k("base_scale"),
-        help="Standard deviation of the 2-D normal base, per axis.",
-    )
+    slider(st, "base scale σ", "base_scale",
+           help="Standard deviation of the 2-D normal base, per axis.")
     c1, c2 = st.columns(2)
-    shift_x = c1.slider("shift x", -4.0, 4.0, _clamp(d.shift[0], -4.0, 4.0), 0.05, key=k("shift_x"))
-    shift_y = c2.slider("shift y", -4.0, 4.0, _clamp(d.shift[1], -4.0, 4.0), 0.05, key=k("shift_y"))
-    scale_x = c1.slider("scale x", 0.1, 3.0, _clamp(abs(d.scale[0]), 0.1, 3.0), 0.05, key=k("scale_x"))
-    scale_y = c2.slider("scale y", 0.1, 3.0, _clamp(abs(d.scale[1]), 0.1, 3.0), 0.05, key=k("scale_y"))
-    values["shift"] = (shift_x, shift_y)
-    values["scale"] = (scale_x, scale_y)
+    slider(c1, "shift x", "shift_x")
+    slider(c2, "shift y", "shift_y")
+    slider(c1, "scale x", "scale_x")
+    slider(c2, "scale y", "scale_y")
 
     st.markdown("**f3 shear** a ~ N(mean, std²), **f4 rotation** θ ~ U[θ_min, θ_max)")
     c1, c2 = st.columns(2)
-    values["a_mean"] = c1.slider("a mean", -8.0, 8.0, _clamp(d.a_mean, -8.0, 8.0), 0.1, key=k("a_mean"))
-    values["a_std"] = c2.slider("a std", 0.01, 4.0, _clamp(d.a_std, 0.01, 4.0), 0.01, key=k("a_std"))
-    start, span = theta_degrees(d)
-    theta_start = c1.slider("θ from (°)", 0, 359, start, 1, key=k("theta_start"))
-    theta_span = c2.slider("θ span (°)", 1, 360, span, 1, key=k("theta_span"))
-    values["theta_min"], values["theta_max"] = theta_range(theta_start, theta_span)
+    slider(c1, "a mean", "a_mean")
+    slider(c2, "a std", "a_std")
+    slider(c1, "θ from (°)", "theta_start")
+    slider(c2, "θ span (°)", "theta_span")
 
     st.markdown("**f5 squash** and **rendering**")
-    values["tanh"] = st.toggle("tanh (squash into (−1, 1)²)", d.tanh, key=k("tanh"))
+    st.toggle("tanh (squash into (−1, 1)²)", key=k("tanh"), persist_state=PERSIST)
     c1, c2 = st.columns(2)
-    values["grid_size"] = c1.slider("grid points per axis", 16, 256, int(_clamp(d.grid_size, 16, 256)), 1, key=k("grid_size"))
-    values["extent"] = c2.slider("grid extent ±", 0.25, 4.0, _clamp(d.extent, 0.25, 4.0), 0.05, key=k("extent"))
-    values["levels"] = c1.slider("contour levels", 1, 256, min(d.levels, 256), 1, key=k("levels"))
-    cmaps = list(vaeflow.FlowSpec.cmaps())
-    values["cmap"] = c2.selectbox("colour map", cmaps, cmaps.index(d.cmap), key=k("cmap"))
-    sizes = sorted(set(IMAGE_SIZES) | {d.image_size})
-    values["image_size"] = st.select_slider(
-        "image size (px)", sizes, d.image_size, key=k("image_size"),
+    slider(c1, "grid points per axis", "grid_size")
+    slider(c2, "grid extent ±", "extent")
+    slider(c1, "contour levels", "levels")
+    c2.selectbox("colour map", c["cmap"].choices, key=k("cmap"), persist_state=PERSIST)
+    st.select_slider(
+        "image size (px)", c["image_size"].choices, key=k("image_size"), persist_state=PERSIST,
         help="The models take 36×36 images; other sizes are for looking only.",
     )
-    return vaeflow.FlowSpec(**values)
+    return controls.spec_from_values(
+        {name: st.session_state[k(name)] for name in controls.SPEC_CONTROLS})
 
 
 # Training ------------------------------------------------------------------------------------
@@ -170,24 +173,31 @@ def train_config_ui(
     if k("preset") not in st.session_state:  # first visit: the default recipe
         st.session_state[k("preset")] = "default"
         apply_recipe(prefix)
+    init_state({k("latent_dim"): 2, k("stream_epoch_size"): 20_000, k("stream_val_size"): 2_000,
+                k("val_fraction"): 0.1, k("time_limit_min"): 0})
+    keep = dict(persist_state=PERSIST)
 
     labels = {value: label for label, value in datasets}
-    data = st.selectbox("data", list(labels), format_func=labels.get, key=k("data"),
+    if st.session_state.get(k("data")) not in labels:  # a kept choice whose file is gone
+        st.session_state.pop(k("data"), None)
+    data = st.selectbox("data", list(labels), format_func=labels.get, key=k("data"), **keep,
                         help="A saved dataset (split into train/validation), or fresh images "
                              "rendered every epoch.")
     c1, c2 = st.columns(2)
     preset = c1.selectbox("model preset", ["default", "study"], key=k("preset"),
-                          on_change=apply_recipe, args=(prefix,),
+                          on_change=apply_recipe, args=(prefix,), **keep,
                           help="The compact default network or the study's 54 M-parameter one; "
                                "picking one also loads its training recipe.")
-    latent_dim = c2.number_input("latent size", 1, 64, 2, 1, key=k("latent_dim"))
-    beta = c1.number_input("β (KL weight)", 0.01, 50.0, step=0.1, format="%.2f", key=k("beta"))
+    latent_dim = c2.number_input("latent size", 1, 64, step=1, key=k("latent_dim"), **keep)
+    beta = c1.number_input("β (KL weight)", 0.01, 50.0, step=0.1, format="%.2f", key=k("beta"),
+                           **keep)
     learning_rate = c2.select_slider("learning rate", LEARNING_RATES, key=k("learning_rate"),
-                                     format_func=lambda lr: f"{lr:.0e}")
-    epochs = c1.number_input("epochs", 1, 1000, step=1, key=k("epochs"))
-    batch_size = c2.select_slider("batch size", BATCH_SIZES, key=k("batch_size"))
-    lr_schedule = c1.selectbox("learning-rate schedule", ["constant", "cosine"], key=k("lr_schedule"))
-    patience = c2.number_input("patience (0 = off)", 0, 100, step=1, key=k("patience"),
+                                     format_func=lambda lr: f"{lr:.0e}", **keep)
+    epochs = c1.number_input("epochs", 1, 1000, step=1, key=k("epochs"), **keep)
+    batch_size = c2.select_slider("batch size", BATCH_SIZES, key=k("batch_size"), **keep)
+    lr_schedule = c1.selectbox("learning-rate schedule", ["constant", "cosine"],
+                               key=k("lr_schedule"), **keep)
+    patience = c2.number_input("patience (0 = off)", 0, 100, step=1, key=k("patience"), **keep,
                                help="Early stopping: end after this many epochs without a lower val_loss.")
     beta_warmup = c1.number_input("KL warm-up (epochs)", 0.0, 100.0, step=0.5, key=k("beta_warmup_epochs"),
                                   help="β rises linearly from 0 over this many epochs, so the "
@@ -203,18 +213,18 @@ def train_config_ui(
     if data == STREAM:
         c1, c2 = st.columns(2)
         extra["stream_epoch_size"] = int(c1.number_input(
-            "images per epoch", 512, 1_000_000, 20_000, 512, key=k("stream_epoch_size"),
+            "images per epoch", 512, 1_000_000, step=512, key=k("stream_epoch_size"), **keep,
             help="Freshly rendered for every epoch (512 to 1,000,000)."))
         extra["stream_val_size"] = int(c2.number_input(
-            "validation images", 64, 100_000, 2_000, 64, key=k("stream_val_size")))
+            "validation images", 64, 100_000, step=64, key=k("stream_val_size"), **keep))
     else:
         c1, c2 = st.columns(2)
-        extra["val_fraction"] = c1.slider("validation share", 0.05, 0.5, 0.1, 0.05,
-                                          key=k("val_fraction"))
+        extra["val_fraction"] = c1.slider("validation share", 0.05, 0.5, step=0.05,
+                                          key=k("val_fraction"), **keep)
         with c2:
             extra["split_seed"] = split_seed_ui(k("split_seed"), "split seed")
-    minutes = st.number_input("time limit in minutes (0 = none)", 0, 10_000, 0, 1,
-                              key=k("time_limit_min"))
+    minutes = st.number_input("time limit in minutes (0 = none)", 0, 10_000, step=1,
+                              key=k("time_limit_min"), **keep)
     config = vaeflow.TrainConfig(
         beta=float(beta), learning_rate=float(learning_rate), lr_schedule=lr_schedule,
         epochs=int(epochs), batch_size=int(batch_size), seed=seed,

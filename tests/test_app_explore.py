@@ -178,3 +178,100 @@ def test_a_larger_latent_is_drawn_on_two_chosen_axes(monkeypatch, tmp_path):
     assert not at.exception and not at.error
     assert _trace(at, DATA_TRACE)["y"] != before
     assert _figure(at)["layout"]["yaxis"]["title"]["text"] == "z3"
+
+
+def _page_with_link(monkeypatch, tiny_model_dir, tmp_path, query: dict) -> AppTest:
+    monkeypatch.setattr(cache, "PRETRAINED_DIR", tiny_model_dir)
+    monkeypatch.setattr(cache, "HELDOUT_SIZE", 150)
+    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(PAGE), default_timeout=240)
+    at.query_params.update(query)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_link_opens_its_view(monkeypatch, tiny_model_dir, tmp_path):
+    at = _page_with_link(monkeypatch, tiny_model_dir, tmp_path, {
+        "model": cache.PRETRAINED, "colour": "a", "manifold": "0", "z": "0.5,-0.25", "A": "7",
+        "B": "1.5,1", "t": "0.9", "path": "spherical", "frames": "12"})
+    assert not at.warning
+    assert at.selectbox(key="explore_colour_by").value == "a"
+    assert not _figure(at)["layout"].get("images")  # the manifold map is off
+    assert "z = (+0.50, -0.25)" in _image_with_caption(at, "decoded z = ").captions[0]
+    assert at.session_state["explore_A"]["index"] == 7
+    assert at.session_state["explore_B"] == {"xy": (1.5, 1.0), "index": None}
+    assert at.slider(key="explore_t").value == 0.9 and _image_with_caption(at, "t = 0.90").value
+    assert at.radio(key="explore_method").value == "spherical"
+    assert at.slider(key="explore_n_frames").value == 12
+    # the link the page writes back is the one it was opened with
+    assert at.query_params["z"] == "0.5,-0.25" and at.query_params["A"] == "7"
+
+
+def test_a_bad_link_opens_the_defaults_with_one_warning(monkeypatch, tiny_model_dir, tmp_path):
+    at = _page_with_link(monkeypatch, tiny_model_dir, tmp_path,
+                         {"model": "deleted-run", "z": "abc", "t": "7", "colour": "a"})
+    assert len(at.warning) == 1
+    for name in ("model", "z", "t"):
+        assert f'{name} = "' in at.warning[0].value
+    assert at.selectbox(key="explore_model").value == cache.PRETRAINED
+    assert at.slider(key="explore_t").value == 0.5
+    assert at.selectbox(key="explore_colour_by").value == "a"  # the good part still counts
+    assert _image_with_caption(at, "decoded prior mean").value
+    at.slider(key="explore_t").set_value(0.6).run()
+    assert not at.warning  # said once
+
+
+def test_the_link_follows_the_view(app):
+    assert app.query_params["colour"] == "theta" and "z" not in app.query_params
+    app.selectbox(key="explore_colour_by").set_value("a").run()
+    app.slider(key="explore_t").set_value(0.3).run()
+    app.number_input(key="explore_row_B").set_value(11).run()
+    assert app.query_params["colour"] == "a"
+    assert app.query_params["t"] == "0.3" and app.query_params["B"] == "11"
+
+
+def test_the_view_survives_a_visit_to_another_page(monkeypatch, tiny_model_dir, tmp_path):
+    import shutil
+
+    from app_util import APP
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_model_dir, runs / "tiny-run" / "model")
+    (runs / "tiny-run" / "config.json").write_text('{"train": {"data": null}, "model": {}}')
+    monkeypatch.setattr(cache, "PRETRAINED_DIR", tiny_model_dir)
+    monkeypatch.setattr(cache, "HELDOUT_SIZE", 150)
+    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(runs))
+    monkeypatch.setenv("VAEFLOW_DATA_DIR", str(tmp_path / "data"))
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    at.switch_page("views/explore.py").run()
+    at.selectbox(key="explore_model").set_value("tiny-run").run()
+    at.selectbox(key="explore_colour_by").set_value("none").run()
+    at.toggle(key="explore_iso").set_value(True).run()
+    at.number_input(key="explore_row_A").set_value(5).run()
+    at.slider(key="explore_t").set_value(0.8).run()
+    at.switch_page("views/train.py").run()
+    assert not at.exception
+    at.switch_page("views/explore.py").run()
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="explore_model").value == "tiny-run"
+    assert at.selectbox(key="explore_colour_by").value == "none"
+    assert at.toggle(key="explore_iso").value is True
+    assert at.session_state["explore_A"]["index"] == 5 and at.number_input(key="explore_row_A").value == 5
+    assert at.slider(key="explore_t").value == 0.8
+
+
+def test_error_map_toggle_draws_the_heatmap_and_the_clicked_cells_images(app):
+    assert "error map" not in [t.get("name") for t in _figure(app)["data"]]
+    app.toggle(key="explore_error_map").set_value(True).run()
+    assert not app.exception, app.exception
+    data = _figure(app)["data"]
+    assert data[0]["name"] == "error map"  # first: drawn behind the points
+    assert data[0]["colorbar"]["title"]["text"] == "decode error (nats)"
+    assert len(data[0]["z"]) == 15 and len(data[0]["z"][0]) == 15
+    assert not _figure(app)["layout"].get("images")  # the heatmap takes the manifold's place
+    (caption,) = [c.value for c in app.caption if c.value.startswith("error-map cell")]
+    assert caption.endswith("nats")
+    app.toggle(key="explore_error_map").set_value(False).run()
+    assert "error map" not in [t.get("name") for t in _figure(app)["data"]]
+    assert not [c for c in app.caption if c.value.startswith("error-map cell")]

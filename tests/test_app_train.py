@@ -133,3 +133,59 @@ def test_a_failed_run_shows_its_error_and_log_tail_and_runs_can_be_followed(page
     rows = page.dataframe[0].value
     assert dict(zip(rows["run"], rows["best val ELBO"]))["ok"] == -399.0
     assert not page.exception
+
+
+def _finished_run(root, name):
+    run = vaeflow.RunDir(root, name).create()
+    run.write_config({"train": vaeflow.TrainConfig(data="x.npz", epochs=1).to_dict(), "model": {}})
+    run.append_metrics({"kind": "epoch", "epoch": 1, "step": 10, "loss": 400.0,
+                        "reconstruction": 390.0, "kl": 10.0, "val_loss": 401.0,
+                        "val_reconstruction": 391.0, "val_kl": 10.0, "images_per_s": 100.0,
+                        "time": 1.0})
+    run.write_status("done")
+    return run
+
+
+@pytest.mark.parametrize("damage", [
+    ("config.json", "{not json"),
+    ("config.json", "[1, 2]"),
+    ("status.json", "[\"running\"]"),
+    ("status.json", "{\"state\": \"done\", \"started\": \"yesterday\"}"),
+    ("metrics.jsonl", "7\n"),
+], ids=["config-malformed", "config-list", "status-list", "status-bad-time", "metrics-number"])
+def test_one_bad_run_file_leaves_the_other_runs_on_the_page(page, dirs, damage):
+    file, text = damage
+    _finished_run(dirs[1], "good")
+    bad = _finished_run(dirs[1], "bad")
+    with open(bad.path / file, "a" if file == "metrics.jsonl" else "w") as stream:
+        stream.write(text)
+    page.run()
+    assert not page.exception, page.exception
+    rows = page.dataframe[0].value
+    assert set(rows["run"]) == {"good", "bad"}
+    page.selectbox(key="train.follow").set_value("good").run()
+    assert not page.exception
+    charts = {c.proto.id.split("-")[-1] for c in page.get("plotly_chart")}
+    assert "train.live_figure" in charts
+    page.selectbox(key="train.follow").set_value("bad").run()
+    assert not page.exception, page.exception
+    if file != "metrics.jsonl":  # a skipped metrics line is not an error, the others are
+        assert any("bad" in e and file in e for e in _texts(page.error)), _texts(page.error)
+
+
+def test_the_form_keeps_its_values_across_pages(page, dirs):
+    page.selectbox(key="train.data").set_value("stream").run()
+    page.number_input(key="train.beta").set_value(2.5)
+    page.number_input(key="train.epochs").set_value(7)
+    page.number_input(key="train.stream_epoch_size").set_value(4096)
+    page.select_slider(key="train.learning_rate").set_value(5e-4)
+    page.text_input(key="train.name").set_value("kept-name").run()
+    page.switch_page("views/dataset.py").run()
+    page.switch_page("views/train.py").run()
+    assert not page.exception
+    assert page.selectbox(key="train.data").value == "stream"
+    assert page.number_input(key="train.beta").value == 2.5
+    assert page.number_input(key="train.epochs").value == 7
+    assert page.number_input(key="train.stream_epoch_size").value == 4096
+    assert page.select_slider(key="train.learning_rate").value == 5e-4
+    assert page.text_input(key="train.name").value == "kept-name"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import browser_util as bu
+from explorer.selection import DATA_TRACE
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = bu.REPO / "artifacts" / "browser"
@@ -124,3 +125,43 @@ def test_a_click_sets_endpoint_a_and_its_box_says_which_point(page):
         assert row_box.input_value() == str(row)
     _shot(page, "05_clicked_sets_A.png")
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_error_map_toggle_draws_the_heatmap_and_a_cell_click_shows_its_images(page):
+    """The error-map toggle puts a heatmap with a colour bar in nats behind the points; a
+    click on one of its cells shows that cell's decoded image, true image and difference."""
+    has_heatmap = "() => document.querySelector('.js-plotly-plot').data.some(t => t.name === 'error map')"
+    assert not page.evaluate(has_heatmap)
+    page.locator(".st-key-explore_error_map").get_by_text("Error map").click()
+    page.wait_for_function(has_heatmap, timeout=120_000)
+    page.wait_for_selector(bu.IDLE)
+    assert "decode error (nats)" in page.locator(".js-plotly-plot .infolayer").text_content()
+    # A cell whose centre has no dataset point within 14 px: the click lands on empty space.
+    xs, ys = page.evaluate(
+        "() => { const t = document.querySelector('.js-plotly-plot').data.find(t => t.name === 'error map');"
+        " return [Array.from(t.x), Array.from(t.y)]; }")
+    data = [bu.latent_to_pixels(page, x, y) for x, y in bu.trace_points(page, DATA_TRACE)]
+    target = None
+    for j, y in enumerate(ys):
+        for i, x in enumerate(xs):
+            px, py = bu.latent_to_pixels(page, x, y)
+            if all((px - qx) ** 2 + (py - qy) ** 2 >= 14**2 for qx, qy in data):
+                target = (i, j, x, y)
+    assert target, "no empty error-map cell"
+    i, j, x, y = target
+    # heatmap rows go up the y axis; the caption counts rows from the top
+    expected = f"(row {len(ys) - j}, column {i + 1})"
+    page.wait_for_selector(".st-key-error_cell img", timeout=60_000)
+    assert expected not in page.inner_text(".st-key-error_cell")  # the prior mean's cell before
+    bu.click_latent(page, x, y)
+    page.wait_for_function("([sel, text]) => document.querySelector(sel).innerText.includes(text)",
+                           arg=[".st-key-error_cell", expected], timeout=60_000)
+    page.wait_for_selector(bu.IDLE)
+    assert page.inner_text(".st-key-error_cell").strip().endswith("nats")
+    page.locator(".st-key-error_cell").scroll_into_view_if_needed()
+    _shot(page, "06_error_map.png")
+    assert page.locator("[data-testid='stException']").count() == 0
+
+    page.locator(".st-key-explore_error_map").get_by_text("Error map").click()
+    page.wait_for_function(f"() => !({has_heatmap})()", timeout=60_000)
+    page.wait_for_selector(".st-key-error_cell", state="detached", timeout=60_000)

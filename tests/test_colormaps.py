@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from vaeflow.colormaps import CMAPS, SEGMENT_DATA, colormap_bytes, colormap_index, colormap_table  # noqa: E402
+from vaeflow.rendering.colormaps import CMAPS, SEGMENT_DATA, colormap_bytes, colormap_index, colormap_table  # noqa: E402
 from vaeflow.flows.spec import FlowSpec  # noqa: E402
 
 

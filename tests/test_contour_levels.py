@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib import ticker
 
-from vaeflow.contour_levels import contour_levels
+from vaeflow.rendering.levels import contour_levels
 
 
 def matplotlib_levels(zmin: float, zmax: float, levels: int) -> np.ndarray:

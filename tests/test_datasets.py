@@ -20,7 +20,7 @@ from vaeflow.datasets import (
     split_dataset,
 )
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.render import render_images
+from vaeflow.rendering import render_images
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,12 @@ def renderer_copy(tmp_path):
     """A copy of the files the digest reads, plus one it must ignore."""
     source = Path(vaeflow.__file__).resolve().parent
     root = tmp_path / "vaeflow"
-    (root / "flows").mkdir(parents=True)
-    (root / "models").mkdir()
-    for name in ("render.py", "raster.py", "datasets.py", "colormaps.py", "contour_levels.py"):
-        shutil.copy(source / name, root / name)
-    for path in source.glob("flows/*.py"):
-        shutil.copy(path, root / "flows" / path.name)
+    (root / "models").mkdir(parents=True)
+    shutil.copy(source / "datasets.py", root / "datasets.py")
+    for folder in ("rendering", "flows"):
+        (root / folder).mkdir()
+        for path in source.glob(f"{folder}/*.py"):
+            shutil.copy(path, root / folder / path.name)
     (root / "models" / "vae.py").write_text("# not the renderer\n")
     return root
 
@@ -32,7 +32,7 @@ def renderer_copy(tmp_path):
 def test_the_digest_changes_when_a_renderer_file_changes(renderer_copy):
     before = heldout_store.renderer_version(renderer_copy)
     assert len(before) == 16 and before == heldout_store.renderer_version(renderer_copy)
-    for name in ("raster.py", "flows/chain.py", "contour_levels.py"):
+    for name in ("rendering/raster.py", "flows/chain.py", "rendering/levels.py"):
         path = renderer_copy / name
         original = path.read_bytes()
         path.write_bytes(original + b"\n# edited\n")

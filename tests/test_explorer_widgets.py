@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import vaeflow
-from explorer.widgets import theta_degrees, theta_range
+from explorer.dataset_controls import theta_degrees, theta_range
 
 
 def _spec_app():

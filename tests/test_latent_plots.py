@@ -86,3 +86,30 @@ def test_the_manifold_can_be_given_as_a_ready_data_uri():
     uri = "data:image/png;base64,iVBORw0KGgo="
     figure = latent_map_figure(XY, FACTORS, manifold=uri, **RANGES)
     assert figure.layout.images[0].source == uri
+
+
+def test_error_heatmap_sits_behind_everything_with_each_cell_where_it_belongs():
+    from explorer.latent_plots import ERROR_MAP_TRACE, add_error_heatmap
+    from vaeflow.latent import cell_centres, cell_index
+
+    n = 4
+    errors = np.arange(1.0, n * n + 1) ** 3  # 1 … 4096 nats, every cell distinct
+    figure = add_error_heatmap(latent_map_figure(XY, FACTORS, manifold=np.zeros((8, 8, 3), np.uint8), **RANGES),
+                               errors, RANGES["x_range"], RANGES["y_range"])
+    numbers = trace_numbers(figure)
+    assert numbers[ERROR_MAP_TRACE] == 0 and numbers[GRID_TRACE] == len(figure.data) - 1
+    assert not figure.layout.images
+    heat = figure.data[0]
+    for cell, (x, y) in enumerate(cell_centres(RANGES["x_range"], RANGES["y_range"], n)):
+        i, j = list(heat.y).index(pytest.approx(y)), list(heat.x).index(pytest.approx(x))
+        assert 10 ** heat.z[i][j] == pytest.approx(errors[cell_index((x, y), **RANGES, n=n)], rel=1e-3)
+    # the bar is labelled in nats at whole decades
+    assert list(heat.colorbar.ticktext) == ["1", "10", "100", "1000", "10000"]
+
+
+@pytest.mark.parametrize("errors", [np.ones(15), np.array([1.0, -1.0, 1.0, 1.0]), np.full(4, np.nan)])
+def test_error_heatmap_refuses_bad_errors(errors):
+    from explorer.latent_plots import add_error_heatmap
+
+    with pytest.raises(ValueError, match="errors"):
+        add_error_heatmap(latent_map_figure(XY, FACTORS, **RANGES), errors, (-3.0, 3.0), (-2.0, 4.0))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vaeflow.raster import PixelGrid, pixel_max
+from vaeflow.rendering.raster import PixelGrid, pixel_max
 
 
 def bilinear(values: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -46,7 +46,7 @@ def test_grid_geometry():
 
 
 def test_corner_slopes_of_a_plane():
-    from vaeflow.raster import corner_nodes, corner_slopes
+    from vaeflow.rendering.raster import corner_nodes, corner_slopes
 
     grid = PixelGrid(100, 36)
     y, x = np.meshgrid(np.arange(100.0), np.arange(100.0), indexing="ij")
@@ -65,7 +65,7 @@ def test_corner_slopes_of_a_plane():
 def test_each_corner_reads_the_cell_inside_the_pixel(grid_size, image_size):
     """f = x² + 3y² changes slope at every node, so each corner must see its own inward cell:
     ∂f/∂x across cell c is (c + 1)² − c² = 2c + 1 per cell, on the row nearest the corner."""
-    from vaeflow.raster import corner_nodes, corner_slopes, edge_node_indices, inward_cells
+    from vaeflow.rendering.raster import corner_nodes, corner_slopes, edge_node_indices, inward_cells
 
     grid = PixelGrid(grid_size, image_size)
     y, x = np.meshgrid(np.arange(grid_size, dtype=np.float64), np.arange(grid_size, dtype=np.float64), indexing="ij")

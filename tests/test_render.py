@@ -13,7 +13,7 @@ from vaeflow.datasets import sample_factors
 from vaeflow.metrics import bernoulli_floor
 from vaeflow.flows.chain import flow_distribution
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.render import density_grid, grid_coordinates, render_images, valid_nodes
+from vaeflow.rendering import density_grid, grid_coordinates, render_images, valid_nodes
 
 
 def _errors(fast: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
@@ -80,6 +80,30 @@ def test_an_image_does_not_depend_on_its_batch():
     np.testing.assert_array_equal(alone, together[[0, 137, 299]])
 
 
+@pytest.mark.parametrize("cores", [{0}, {0, 1, 2}])
+def test_chunks_run_one_per_core_the_process_may_use(monkeypatch, cores):
+    """The thread pool follows the cores this process may run on (a taskset or container
+    limit), and the images do not depend on how they were split."""
+    import concurrent.futures
+
+    from vaeflow.rendering import pipeline
+
+    factors = sample_factors(40, seed=7)
+    whole = render_images(factors[:, 0], factors[:, 1])
+    pools = []
+    real_pool = concurrent.futures.ThreadPoolExecutor
+
+    def recording_pool(max_workers=None, **kwargs):
+        pools.append(max_workers)
+        return real_pool(max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda pid: set(cores), raising=False)
+    monkeypatch.setattr(pipeline.concurrent.futures, "ThreadPoolExecutor", recording_pool)
+    monkeypatch.setattr(pipeline, "_CHUNK", 16)  # 40 images → three chunks
+    np.testing.assert_array_equal(render_images(factors[:, 0], factors[:, 1]), whole)
+    assert pools == [len(cores)]
+
+
 def test_density_grid_is_the_flows_density_with_nan_at_the_tanh_edge():
     spec = FlowSpec()
     a, theta = np.array([2.0, 4.5]), np.array([0.5, 3.0])
@@ -115,8 +139,8 @@ def test_bad_input_is_a_value_error_naming_it(a, theta, spec, field):
 def test_level_shortcut_equals_the_exact_minimum():
     # _levels skips the exact zmin when zmin = 0 and zmin = bound give the same levels; check that
     # the answer equals the exact one for minima anywhere in [0, bound], including the fallback.
-    from vaeflow.contour_levels import contour_levels
-    from vaeflow.render import _levels
+    from vaeflow.rendering.levels import contour_levels
+    from vaeflow.rendering.pipeline import _levels
 
     rng = np.random.default_rng(1)
     zmax = 10 ** rng.uniform(-3, 2, 400)
@@ -138,7 +162,7 @@ def test_level_shortcut_equals_the_exact_minimum():
 def test_a_changed_continuous_spec_value_does_not_recompile():
     # The Dataset page re-renders on every slider move: only the grid size, image size and level
     # count (shapes) may trace the compiled stages again; everything else enters as tensors.
-    from vaeflow.render import trace_count
+    from vaeflow.rendering.pipeline import trace_count
 
     factors = sample_factors(24, seed=2)
     render_images(factors[:, 0], factors[:, 1])  # warm-up: traces this batch bucket once
@@ -165,12 +189,12 @@ def test_a_changed_continuous_spec_value_does_not_recompile():
 
 def test_band_area_is_the_unit_square_cut_by_a_line():
     """A(t) against a 400×400 sub-pixel count of {low·u + high·w ≤ t} in the unit square."""
-    from vaeflow.render import _band_area
+    from vaeflow.rendering.coverage import band_area
 
     u = (np.arange(400) + 0.5) / 400
     uu, ww = np.meshgrid(u, u)
     for low, high in [(0.3, 0.8), (0.0, 0.5), (0.2, 0.2), (1.5, 4.0), (0.0, 0.0)]:
-        area, _ = _band_area(tf.constant(low, tf.float32), tf.constant(high, tf.float32))
+        area, _ = band_area(tf.constant(low, tf.float32), tf.constant(high, tf.float32))
         for t in [0.0, 0.1, low, 0.5 * (low + high), high, low + high - 0.05, low + high + 1.0]:
             if low + high == 0 and t == 0:
                 continue  # a flat pixel exactly at a level: measure zero, never asked by the renderer
@@ -180,8 +204,8 @@ def test_band_area_is_the_unit_square_cut_by_a_line():
 
 
 def test_painted_band_is_the_highest_band_covering_a_256th():
-    """`_painted_band` against stepping down band by band with the same area model."""
-    from vaeflow.render import _band_area, _painted_band
+    """`painted_band` against stepping down band by band with the same area model."""
+    from vaeflow.rendering.coverage import band_area, painted_band
 
     rng = np.random.default_rng(5)
     n = 4000
@@ -189,9 +213,9 @@ def test_painted_band_is_the_highest_band_covering_a_256th():
     band = rng.integers(5, 60, n).astype(np.float32)
     v = ((band + rng.uniform(0.0, 1.0, n)) * step).astype(np.float32)  # in band `band`, level 0 at 0
     slopes = rng.exponential(2.0, (2, n)).astype(np.float32) * rng.choice([0.0, 1.0, 1.0, 1.0], (2, n)).astype(np.float32)
-    got = _painted_band(v, band, np.float32(0.0), step, slopes[0], slopes[1]).numpy()
+    got = painted_band(v, band, np.float32(0.0), step, slopes[0], slopes[1]).numpy()
     low, high = np.minimum(*slopes), np.maximum(*slopes)
-    area, _ = _band_area(tf.constant(low), tf.constant(high))
+    area, _ = band_area(tf.constant(low), tf.constant(high))
     depth = v - band * step
     j = np.arange(400, dtype=np.float32)[:, None]  # 0 = the top band, j = j bands below it
     cover = area(tf.constant(depth + j * step)).numpy()  # A(d + j·s), (400, n)

@@ -101,3 +101,16 @@ def test_foreign_or_corrupted_checkpoints_raise_checkpoint_error(tmp_path):
     (directory / "latest.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="corrupted"):
         latest_checkpoint(directory)
+
+
+def test_damaged_run_files_raise_a_value_error_naming_the_file(tmp_path):
+    run = RunDir(tmp_path, "r").create()
+    run.config_path.write_text("{torn")
+    with pytest.raises(ValueError, match="config.json of run 'r' is not valid JSON"):
+        run.read_config()
+    run.status_path.write_text("[1]")
+    with pytest.raises(ValueError, match="status.json of run 'r' holds a JSON list"):
+        run.read_status()
+    assert run.write_status("failed", error="x")["state"] == "failed"  # replaced, not kept
+    run.metrics_path.write_text('{"step": 1}\n7\n[2]\n{"step": 3}\n')
+    assert run.read_metrics() == [{"step": 1}, {"step": 3}]

@@ -58,9 +58,9 @@ def test_train_without_data_or_with_a_missing_file_exits_with_an_error(tmp_path,
     assert "--data" in capsys.readouterr().err
     args = _parse("--data", str(tmp_path / "missing.npz"), "--run-dir", str(tmp_path / "r"),
                   "--no-progress")
-    assert args.run(args) == 1
+    assert args.run(args) == 2  # refused from the file's header, before the run exists
     assert "missing.npz" in capsys.readouterr().err
-    assert json.loads((tmp_path / "r" / "status.json").read_text())["state"] == "failed"
+    assert not (tmp_path / "r").exists()
 
 
 def test_evaluate_refuses_a_missing_model(tmp_path, capsys):

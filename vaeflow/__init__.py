@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.flows.chain import flow_distribution, flow_stages, stage_distributions
-from vaeflow.render import density_grid, render_images
+from vaeflow.rendering import density_grid, render_images
 from vaeflow.datasets import (
     FlowDataset,
     generate_dataset,

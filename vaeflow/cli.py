@@ -11,12 +11,12 @@ import sys
 import time
 import typing
 
+from vaeflow import validate
+from vaeflow.cli_errors import ArgumentParser, UsageError, guarded
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.training.cli_commands import add_evaluate_parser, add_export_parser, add_train_parser
 
-
-class UsageError(Exception):
-    """A bad flag value: printed as one line, exit status 2."""
+__all__ = ["UsageError", "build_parser", "main"]
 
 
 # ---------------------------------------------------------------------------------------- generate
@@ -90,24 +90,32 @@ def _register_generate(subparsers) -> None:
         help="render a seeded flow dataset to .npz",
         description="Draw N factor pairs (a, θ) from SEED, render their images and save them as .npz.",
     )
-    p.add_argument("--n", type=int, default=20000, help="number of images (default 20000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--n", type=validate.flag_int, default=20000, help="number of images (default 20000)")
+    p.add_argument("--seed", type=validate.flag_int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output .npz path (written atomically)")
-    p.add_argument("--chunk-size", type=int, default=2048, help="images per render call (default 2048)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--chunk-size", type=validate.flag_int, default=2048,
+                   help="images per render call (default 2048)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_spec_flags(p)
-    p.set_defaults(run=run_generate)
+    p.set_defaults(run=guarded(run_generate))
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from vaeflow.datasets import generate_dataset, save_dataset
+    import os
+
+    from vaeflow.datasets import check_memory, dataset_bytes, generate_dataset, save_dataset
 
     spec = spec_from_args(args)
-    for flag, value, minimum in (("--n", args.n, 1), ("--seed", args.seed, 0), ("--chunk-size", args.chunk_size, 1)):
-        if value < minimum:
-            raise UsageError(f"{flag} must be >= {minimum}, got {value}")
+    validate.integer("--n", args.n, low=1)
+    validate.seed("--seed", args.seed)
+    validate.integer("--chunk-size", args.chunk_size, low=1)
     if not args.out.endswith(".npz"):
         raise UsageError(f"--out must end with .npz, got {args.out!r}")
+    if os.path.exists(args.out) and not args.overwrite:
+        raise UsageError(f"--out {args.out} exists; pass --overwrite to replace it")
+    check_memory(f"--n {args.n:,} images of {spec.image_size}x{spec.image_size}",
+                 dataset_bytes(args.n, spec.image_size))
 
     bar = None
     if not args.no_progress:
@@ -126,7 +134,7 @@ def run_generate(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - start
-    save_dataset(ds, args.out)
+    save_dataset(ds, args.out, overwrite=args.overwrite)
     print(
         f"wrote {args.out}: {len(ds)} images {spec.image_size}x{spec.image_size}x3, seed {args.seed}; "
         f"rendered in {seconds:.2f} s ({len(ds) / seconds:,.0f} images/s)"
@@ -142,7 +150,7 @@ REGISTRARS: list[typing.Callable] = [_register_generate, add_train_parser, add_e
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vaeflow", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m vaeflow", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in REGISTRARS:
         register(subparsers)
@@ -150,16 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)  # argparse itself exits 2 with a usage line on malformed flags
-    try:
-        return int(args.run(args) or 0)
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    """Parse `argv` and run the subcommand; its exit status (see `vaeflow.cli_errors`)."""
+    args = build_parser().parse_args(argv)  # a malformed flag: one error line, exit 2
+    return args.run(args)  # every handler is `guarded`: errors are one line and a status
 
 
 if __name__ == "__main__":

@@ -6,25 +6,46 @@ File layout (``np.savez``, read with ``allow_pickle=False``):
     factors  float32 (N, 2)     columns [a, θ]
     meta     0-d unicode array: JSON {"format": "vaeflow.dataset", "version": 1,
                                       "seed": int | null, "spec": FlowSpec.to_dict()}
+
+Every reader goes through `read_header`, which checks a file from its `.npy` headers and its
+meta alone, before any image is read: `load_dataset` allocates only what the headers promise,
+and only when it is within `max_dataset_bytes()` and the file's own size (see `read_header`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import math
 import os
 import zipfile
 import zlib
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from vaeflow import validate as _check
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.io import atomic_path
-from vaeflow.render import render_images
+from vaeflow.rendering import render_images
 
 FORMAT = "vaeflow.dataset"
 VERSION = 1
+
+# Size limits (README "Security and limits"). A dataset's arrays may hold at most
+# `max_dataset_bytes()` once loaded: $VAEFLOW_MAX_DATASET_BYTES, else this default (4 GiB, about
+# 1.1 million 36×36 images). The same bound refuses `generate_dataset` calls and training
+# sources that would hold more.
+DEFAULT_MAX_DATASET_BYTES = 4 * 2**30
+MAX_BYTES_ENV = "VAEFLOW_MAX_DATASET_BYTES"
+# A member of the archive may inflate to at most this many times its stored size (plus 1 MiB,
+# so small, very regular arrays pass): `save_dataset` stores arrays uncompressed (ratio 1) and
+# `np.savez_compressed` of real flow images compresses ~3-6×; a zip bomb inflates ~1000×.
+MAX_INFLATION = 50
+_INFLATION_SLACK = 2**20
+MAX_META_BYTES = 2**20  # the meta JSON is a few hundred bytes
 
 Progress = Callable[[int, int], None]  # (images done, images total)
 
@@ -57,6 +78,7 @@ class FlowDataset:
             raise ValueError(f"FlowDataset.spec must be a FlowSpec, got {type(self.spec).__name__}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))):
             raise ValueError(f"FlowDataset.seed must be an int or None, got {self.seed!r}")
+        _check.optional_seed("FlowDataset.seed", self.seed)
         images, factors = self.images, self.factors
         size = self.spec.image_size
         if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
@@ -95,11 +117,51 @@ def _describe(x) -> str:
 
 
 def _check_count(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
         raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return _check.integer(name, value, low=minimum)
+
+
+def max_dataset_bytes() -> int:
+    """The most bytes a dataset's arrays may hold in memory: ``$VAEFLOW_MAX_DATASET_BYTES``
+    (a positive integer; ``2e9`` works) if set, else `DEFAULT_MAX_DATASET_BYTES`.
+
+    Raises:
+        ValueError: naming the variable when it is set to something else.
+    """
+    text = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_DATASET_BYTES
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value != int(value) or value < 1:
+        raise ValueError(f"{MAX_BYTES_ENV} must be a positive number of bytes, got {text!r}")
     return int(value)
+
+
+def dataset_bytes(n: int, image_size: int) -> int:
+    """Bytes of n images (uint8, S×S×3) and their factors (float32, 2 each) in memory."""
+    return int(n) * (int(image_size) ** 2 * 3 + 8)
+
+
+def gigabytes(nbytes: float) -> str:
+    """``"3.22 GB"``: a byte count for a message."""
+    return f"{nbytes / 1e9:.3g} GB" if nbytes >= 1e7 else f"{nbytes / 1e6:.3g} MB"
+
+
+def check_memory(what: str, nbytes: int, max_bytes: int | None = None) -> None:
+    """Refuse, before allocating, anything that would hold more than `max_bytes`
+    (default `max_dataset_bytes()`).
+
+    Raises:
+        ValueError: ``"<what> would hold <estimate> in memory, over the limit of <limit>…"``.
+    """
+    limit = max_dataset_bytes() if max_bytes is None else max_bytes
+    if nbytes > limit:
+        raise ValueError(f"{what} would hold {gigabytes(nbytes)} in memory, over the limit of "
+                         f"{gigabytes(limit)} (set {MAX_BYTES_ENV} to change it)")
 
 
 def sample_factors(n: int, seed: int, spec: FlowSpec | None = None) -> np.ndarray:
@@ -114,7 +176,7 @@ def sample_factors(n: int, seed: int, spec: FlowSpec | None = None) -> np.ndarra
     """
     spec = spec or FlowSpec()
     n = _check_count("n", n, 1)
-    seed = _check_count("seed", seed, 0)
+    seed = _check.seed("seed", seed)
     a_stream, theta_stream = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     a = a_stream.normal(spec.a_mean, spec.a_std, n)
     theta = theta_stream.uniform(spec.theta_min, spec.theta_max, n)
@@ -141,7 +203,8 @@ def generate_dataset(
         progress: called as ``progress(done, n)`` after every chunk.
 
     Raises:
-        ValueError: naming `n`, `seed`, `spec` or `chunk_size`.
+        ValueError: naming `n`, `seed`, `spec` or `chunk_size`; or when the n images would
+            hold more than `max_dataset_bytes()` (checked before anything is allocated).
 
     >>> ds = generate_dataset(4, seed=0)
     >>> ds.images.shape, ds.factors.dtype, len(ds)
@@ -151,7 +214,10 @@ def generate_dataset(
     if not isinstance(spec, FlowSpec):
         raise ValueError(f"spec must be a FlowSpec, got {type(spec).__name__}")
     n = _check_count("n", n, 1)
+    seed = _check.seed("seed", seed)
     chunk_size = _check_count("chunk_size", chunk_size, 1)
+    check_memory(f"n = {n:,} images of {spec.image_size}x{spec.image_size}",
+                 dataset_bytes(n, spec.image_size))
     factors = sample_factors(n, seed, spec)
     images = np.empty((n, spec.image_size, spec.image_size, 3), dtype=np.uint8)
     for start in range(0, n, chunk_size):
@@ -166,68 +232,242 @@ def _meta(ds: FlowDataset) -> str:
     return json.dumps({"format": FORMAT, "version": VERSION, "seed": ds.seed, "spec": ds.spec.to_dict()})
 
 
-def save_dataset(ds: FlowDataset, path: str | os.PathLike) -> None:
-    """Write `ds` to `path` as an uncompressed `.npz`, atomically (a temp file renamed into place).
+def save_dataset(ds: FlowDataset, path: str | os.PathLike, *, overwrite: bool = False) -> None:
+    """Write `ds` to `path` as an uncompressed `.npz`, atomically: a reader sees the old file or
+    the whole new one, never part of it.
+
+    Without `overwrite` the file appears only if no file is at `path` at that moment (a
+    create-exclusive rename), so of two concurrent savers of one name exactly one succeeds.
 
     Raises:
         ValueError: naming `ds` if it is not a `FlowDataset`.
+        FileExistsError: naming `path` when it exists and `overwrite` is False.
     """
     if not isinstance(ds, FlowDataset):
         raise ValueError(f"ds must be a FlowDataset, got {type(ds).__name__}")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, overwrite=overwrite) as tmp:
         # A file object, so numpy does not append ".npz" to the temporary name.
         with open(tmp, "wb") as f:
             np.savez(f, images=ds.images, factors=ds.factors, meta=np.array(_meta(ds)))
 
 
-def load_dataset(path: str | os.PathLike) -> FlowDataset:
-    """Read a dataset written by `save_dataset`, checking everything before trusting it.
+@dataclasses.dataclass(frozen=True)
+class ArrayHeader:
+    """What a `.npy` member of the archive declares, read without its data.
+
+    Attributes:
+        shape, dtype: as declared by the member's `.npy` header.
+        nbytes: bytes the array needs in memory (``prod(shape) · itemsize``).
+        stored_bytes: bytes the member takes in the archive (compressed size).
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    nbytes: int
+    stored_bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetHeader:
+    """A dataset file as its headers describe it: everything but the images and factors.
+
+    Attributes:
+        path: the file.
+        file_bytes: its size on disk.
+        n_images: N.
+        spec, seed: from the meta JSON (validated: a `FlowSpec`, a seed or None).
+        arrays: ``{"images": ArrayHeader, "factors": ArrayHeader, "meta": ArrayHeader}``.
+    """
+
+    path: str
+    file_bytes: int
+    n_images: int
+    spec: FlowSpec
+    seed: int | None
+    arrays: dict[str, ArrayHeader]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the images and factors take once loaded."""
+        return self.arrays["images"].nbytes + self.arrays["factors"].nbytes
+
+
+_KEYS = ("images", "factors", "meta")
+_FILE_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+def read_header(path: str | os.PathLike, *, max_bytes: int | None = None) -> DatasetHeader:
+    """Check a dataset file from its `.npy` headers and its meta JSON, without reading images.
+
+    This is the validator every reader shares: `load_dataset` refuses exactly the files this
+    refuses, plus files whose data turn out damaged (a CRC error, non-finite factors).
+
+    Refused before anything is allocated: a member that would inflate more than
+    `MAX_INFLATION` times its stored size, an array that declares more bytes than the
+    archive holds for it, and arrays totalling more than `max_bytes` (default
+    `max_dataset_bytes()`, i.e. ``$VAEFLOW_MAX_DATASET_BYTES``).
 
     Raises:
         FileNotFoundError: if `path` does not exist.
-        DatasetFileError (a ValueError): for a truncated, corrupted or foreign file, an unknown
-            format or version, or arrays of the wrong shape, dtype or length.
+        DatasetFileError (a ValueError): naming `path`, for a file `load_dataset` would refuse.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no dataset file at {path}")
+    with _open_archive(path) as archive:
+        return _read_header(archive, path, max_dataset_bytes() if max_bytes is None else max_bytes)
+
+
+@contextlib.contextmanager
+def _open_archive(path: str):
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise DatasetFileError(f"{path} is a single .npy array, not a vaeflow dataset (.npz)")
-        with loaded as npz:
-            missing = sorted({"images", "factors", "meta"} - set(npz.files))
-            if missing:
-                raise DatasetFileError(f"{path} is not a vaeflow dataset: missing key(s) {missing}")
-            meta_arr = npz["meta"]
-            images = npz["images"]
-            factors = npz["factors"]
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as err:
+        raise DatasetFileError(f"{path} is truncated, corrupted or not an .npz: {_what_it_is(path, err)}") from None
+    with archive:
+        yield archive
+
+
+def _what_it_is(path: str, err: Exception) -> str:
+    with contextlib.suppress(OSError), open(path, "rb") as f:
+        if f.read(6) == b"\x93NUMPY":
+            return "a single .npy array, not a vaeflow dataset (.npz)"
+    return str(err) or type(err).__name__
+
+
+def _read_header(archive: zipfile.ZipFile, path: str, max_bytes: int) -> DatasetHeader:
+    names = set(archive.namelist())
+    missing = [key for key in _KEYS if f"{key}.npy" not in names]
+    if missing:
+        raise DatasetFileError(f"{path} is not a vaeflow dataset: missing key(s) {missing}")
+    try:
+        arrays = {key: _array_header(archive, key, path) for key in _KEYS}
     except DatasetFileError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
-        # numpy's own wording for a non-archive suggests loading it "unsafely"; never do that.
-        detail = "not an .npz archive" if "pickle" in str(err) else str(err)
-        raise DatasetFileError(f"{path} is truncated, corrupted or not an .npz: {detail}") from None
+    except _FILE_ERRORS as err:
+        raise DatasetFileError(f"{path} is truncated, corrupted or not an .npz: {err}") from None
 
-    if meta_arr.ndim != 0 or meta_arr.dtype.kind != "U":
-        raise DatasetFileError(f"{path}: meta must be a 0-d unicode array, got {meta_arr.dtype} {meta_arr.shape}")
+    meta_header = arrays["meta"]
+    if meta_header.shape != () or meta_header.dtype.kind != "U":
+        raise DatasetFileError(f"{path}: meta must be a 0-d unicode array, got {meta_header.dtype} {meta_header.shape}")
+    if meta_header.nbytes > MAX_META_BYTES:
+        raise DatasetFileError(f"{path}: meta holds {gigabytes(meta_header.nbytes)}, over {gigabytes(MAX_META_BYTES)}")
+    spec, seed = _parse_meta(_read_member(archive, "meta", path), path)
+
+    images, factors = arrays["images"], arrays["factors"]
+    size = spec.image_size
+    if images.dtype != np.uint8 or len(images.shape) != 4 or images.shape[1:] != (size, size, 3):
+        raise DatasetFileError(f"{path}: images must be uint8 of shape (N, {size}, {size}, 3), "
+                               f"got {images.dtype} {images.shape}")
+    if factors.dtype != np.float32 or factors.shape != (images.shape[0], 2):
+        raise DatasetFileError(f"{path}: factors must be float32 of shape ({images.shape[0]}, 2), "
+                               f"got {factors.dtype} {factors.shape}")
+    total = images.nbytes + factors.nbytes
+    if total > max_bytes:
+        raise DatasetFileError(f"{path}: its {images.shape[0]:,} images would take {gigabytes(total)} "
+                               f"in memory, over the limit of {gigabytes(max_bytes)} "
+                               f"(set {MAX_BYTES_ENV} to change it)")
+    return DatasetHeader(path, os.path.getsize(path), images.shape[0], spec, seed, arrays)
+
+
+def _array_header(archive: zipfile.ZipFile, key: str, path: str) -> ArrayHeader:
+    info = archive.getinfo(f"{key}.npy")
+    if info.file_size > MAX_INFLATION * info.compress_size + _INFLATION_SLACK:
+        raise DatasetFileError(
+            f"{path}: {key} inflates from {gigabytes(info.compress_size)} to {gigabytes(info.file_size)} "
+            f"(over {MAX_INFLATION}x): refused as a possible zip bomb")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise DatasetFileError(f"{path}: {key} is a .npy of unsupported version {version}")
+        data_bytes = info.file_size - member.tell()
+    if dtype.hasobject:
+        raise DatasetFileError(f"{path}: {key} holds Python objects (pickles are never loaded)")
+    nbytes = math.prod(shape) * dtype.itemsize  # Python ints: a forged shape cannot overflow
+    if nbytes > data_bytes:
+        raise DatasetFileError(f"{path}: {key} declares {shape} {dtype} ({gigabytes(nbytes)}) but the "
+                               f"archive holds {gigabytes(max(data_bytes, 0))} for it")
+    return ArrayHeader(tuple(shape), dtype, nbytes, info.compress_size)
+
+
+def _read_member(archive: zipfile.ZipFile, key: str, path: str) -> np.ndarray:
+    """The array of a member whose header `_read_header` has checked (bounded allocation)."""
+    try:
+        with archive.open(f"{key}.npy") as member:
+            return np.lib.format.read_array(member, allow_pickle=False)
+    except MemoryError:
+        raise DatasetFileError(f"{path}: not enough memory to load {key}") from None
+    except _FILE_ERRORS as err:
+        raise DatasetFileError(f"{path} is truncated or corrupted ({key}): {err}") from None
+
+
+def _parse_meta(meta_arr: np.ndarray, path: str) -> tuple[FlowSpec, int | None]:
     try:
         meta = json.loads(str(meta_arr))
     except json.JSONDecodeError as err:
         raise DatasetFileError(f"{path}: meta is not valid JSON: {err}") from None
+    except RecursionError:
+        raise DatasetFileError(f"{path}: meta is nested too deeply to be a vaeflow dataset") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DatasetFileError(f"{path}: meta.format must be {FORMAT!r}, got {_get(meta, 'format')!r}")
     if meta.get("version") != VERSION:
         raise DatasetFileError(f"{path}: meta.version {meta.get('version')!r} is not supported (want {VERSION})")
     try:
         spec = FlowSpec.from_dict(meta.get("spec"))
-        return FlowDataset(images, factors, spec, meta.get("seed"))
+        seed = meta.get("seed")
+        if seed is not None and not isinstance(seed, int):
+            raise ValueError(f"meta.seed must be an integer or null, got {seed!r}")
+        return spec, _check.optional_seed("meta.seed", seed)
+    except (TypeError, ValueError, RecursionError) as err:
+        raise DatasetFileError(f"{path}: {err}") from None
+
+
+def load_dataset(path: str | os.PathLike, *, max_bytes: int | None = None) -> FlowDataset:
+    """Read a dataset written by `save_dataset`, checking everything before trusting it.
+
+    The file is first checked by `read_header` (nothing is allocated for a file it refuses,
+    and at most `max_bytes` for one it accepts), then its arrays are read and checked.
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+        DatasetFileError (a ValueError): for a truncated, corrupted or foreign file, an unknown
+            format or version, arrays of the wrong shape, dtype or length, or arrays over the
+            size limits of `read_header`. Never MemoryError or RecursionError.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no dataset file at {path}")
+    with _open_archive(path) as archive:
+        header = _read_header(archive, path, max_dataset_bytes() if max_bytes is None else max_bytes)
+        images = _read_member(archive, "images", path)
+        factors = _read_member(archive, "factors", path)
+    try:
+        return FlowDataset(images, factors, header.spec, header.seed)
     except (TypeError, ValueError) as err:
         raise DatasetFileError(f"{path}: {err}") from None
 
 
 def _get(meta, key):
     return meta.get(key) if isinstance(meta, dict) else None
+
+
+def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:
+    """(n_train, n_val) of `split_dataset`: n_val = round(n · val_fraction), at least 1 and
+    at most n − 1. The one rule every count of training and validation images uses.
+
+    >>> split_sizes(10, 0.2)
+    (8, 2)
+    """
+    n = _check.integer("n", n, low=2)
+    val_fraction = _check.real("val_fraction", val_fraction)
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    n_val = min(max(int(round(n * val_fraction)), 1), n - 1)
+    return n - n_val, n_val
 
 
 def split_dataset(ds: FlowDataset, val_fraction: float = 0.2, seed: int = 0) -> tuple[FlowDataset, FlowDataset]:
@@ -247,15 +487,11 @@ def split_dataset(ds: FlowDataset, val_fraction: float = 0.2, seed: int = 0) -> 
     """
     if not isinstance(ds, FlowDataset):
         raise ValueError(f"ds must be a FlowDataset, got {type(ds).__name__}")
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float, np.floating)):
-        raise ValueError(f"val_fraction must be a number, got {val_fraction!r}")
-    if not 0.0 < float(val_fraction) < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    seed = _check_count("seed", seed, 0)
+    seed = _check.seed("seed", seed)
     n = len(ds)
     if n < 2:
         raise ValueError(f"ds must hold at least 2 images to split, got {n}")
-    n_val = min(max(int(round(n * float(val_fraction))), 1), n - 1)
+    _, n_val = split_sizes(n, val_fraction)
     order = np.random.default_rng(seed).permutation(n)
     return ds.subset(np.sort(order[n_val:])), ds.subset(np.sort(order[:n_val]))
 
@@ -284,7 +520,7 @@ def make_tf_dataset(images, batch_size: int, *, shuffle: bool = True, seed: int 
     if images.ndim != 4 or images.shape[-1] != 3 or images.shape[0] < 1:
         raise ValueError(f"images must have shape (N, H, W, 3) with N >= 1, got {images.shape}")
     batch_size = _check_count("batch_size", batch_size, 1)
-    seed = _check_count("seed", seed, 0)
+    seed = _check.seed("seed", seed)
     data = tf.data.Dataset.from_tensor_slices(images)
     if shuffle:
         data = data.shuffle(images.shape[0], seed=seed, reshuffle_each_iteration=True)

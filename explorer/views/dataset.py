@@ -10,12 +10,39 @@ import numpy as np
 import streamlit as st
 
 import vaeflow
-from explorer import data_store
+from explorer import data_store, dataset_controls
 from explorer.flow_plots import stage_figure, stage_views
 from explorer.images import show_image_grid, to_png
-from explorer.widgets import flow_spec_ui, seed_ui, split_seed_ui
+from explorer.widgets import (PERSIST, SPLIT_SEED_STATE, flow_spec_ui, init_state, seed_ui, set_state,
+                              split_seed_ui)
 
 PREVIEW_N = 24
+# control name (dataset_controls.CONTROLS) -> its widget's key
+WIDGET_KEYS = {**{name: f"spec.{name}" for name in dataset_controls.SPEC_CONTROLS},
+               "seed": "dataset.seed", "split_seed": "dataset.split_seed"}
+LINK_STATE = "dataset.link"  # the query parameters this session last wrote
+
+
+def open_link() -> list[str]:
+    """Put the view of a link just opened into the controls; return what it held that was not
+    understood. The page's own address (written by `write_link`) and a bare one change nothing,
+    so a page left and come back to keeps its controls."""
+    query = st.query_params.to_dict()
+    if not query or query == st.session_state.get(LINK_STATE):
+        return []
+    values, problems = dataset_controls.parse_link(query)
+    set_state({WIDGET_KEYS[name]: value for name, value in values.items()})
+    st.session_state[SPLIT_SEED_STATE] = values["split_seed"]
+    return problems
+
+
+def write_link() -> None:
+    """Make the address bar carry the current controls (only what differs from the defaults)."""
+    values = {name: st.session_state[key] for name, key in WIDGET_KEYS.items()}
+    query = dataset_controls.link_query(values)
+    if query != st.query_params.to_dict():
+        st.query_params.from_dict(query)
+    st.session_state[LINK_STATE] = query
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -78,8 +105,9 @@ def inspector_ui(spec: "vaeflow.FlowSpec", factors: np.ndarray) -> None:
     st.subheader("Flow inspector")
     st.caption("One image's flow, stage by stage: the same base points pushed through each "
                "bijector (top) and the density after it (bottom).")
+    init_state({"inspect.mode": "a preview image"})
     mode = st.radio("follow", ["a preview image", "a and θ by hand"], horizontal=True,
-                    key="inspect.mode", label_visibility="collapsed")
+                    key="inspect.mode", label_visibility="collapsed", persist_state=PERSIST)
     if mode == "a preview image":
         # Keyed by the images themselves: the browser keeps showing a kept selection's old
         # label when only the labels change, so new preview images start a new box.
@@ -103,8 +131,10 @@ def generate_ui(spec: "vaeflow.FlowSpec", seed: int) -> None:
     st.subheader("Generate a dataset")
     with st.form("generate", border=True):
         c1, c2 = st.columns(2)
-        n = c1.number_input("images N", 1, 200_000, 20_000, step=1000, key="generate.n")
-        name = c2.text_input("name", "flow", max_chars=64, key="generate.name",
+        init_state({"generate.n": 20_000, "generate.name": "flow"})
+        n = c1.number_input("images N", 1, 200_000, step=1000, key="generate.n",
+                            persist_state=PERSIST)
+        name = c2.text_input("name", max_chars=64, key="generate.name", persist_state=PERSIST,
                              help="Saved as data/<name>.npz; letters, digits, '_', '.', '-'.")
         overwrite = st.checkbox("replace a dataset with the same name", key="generate.overwrite")
         submitted = st.form_submit_button("Generate dataset", type="primary")
@@ -123,7 +153,12 @@ def generate_ui(spec: "vaeflow.FlowSpec", seed: int) -> None:
         bar.progress(min(1.0, done / max(1, total)), text=f"rendered {done:,} / {total:,}")
 
     dataset = vaeflow.generate_dataset(int(n), seed, spec, progress=progress)
-    data_store.save(dataset, name, overwrite=True)
+    try:  # the save itself refuses a name another tab took while this one rendered
+        data_store.save(dataset, name, overwrite=overwrite)
+    except ValueError as error:
+        bar.empty()
+        st.error(str(error))
+        return
     bar.progress(1.0, text="done")
     st.success(f"Saved {len(dataset.images):,} images to {path}")
 
@@ -170,6 +205,10 @@ def upload_ui() -> None:
 
 def main() -> None:
     st.title("Dataset")
+    problems = open_link()
+    if problems:
+        st.warning(f"The link's {', '.join(problems)} could not be used: "
+                   "shown with the default value instead.", icon=":material/link_off:")
     controls, shown = st.columns([1, 2], gap="large")
     with controls:
         st.subheader("The flow")
@@ -180,6 +219,7 @@ def main() -> None:
         split_seed_ui("dataset.split_seed")
         st.caption("The split seed is not stored in the file: it picks the validation images "
                    "when a run trains on a saved dataset, and the Train page starts from it.")
+    write_link()
     with shown:
         _, factors = preview_ui(spec, seed)
     inspector_ui(spec, factors)

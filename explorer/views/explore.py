@@ -22,14 +22,18 @@ import functools
 import numpy as np
 import streamlit as st
 
-from explorer import cache
+from explorer import cache, view_state
 from explorer.animation import gif_bytes, strip_png
 from explorer.images import tile, to_png
-from explorer.latent_plots import COLOUR_BY, CYCLIC_SCALES, latent_map_figure
+from explorer.latent_plots import COLOUR_BY, CYCLIC_SCALES, add_error_heatmap, latent_map_figure
 from explorer.selection import DATA_TRACE, GRID_TRACE, click_from_selection, trace_numbers
 from vaeflow import FlowSpec, latent
 
 KEY = "explore_"  # session-state (and CSS class) prefix of this page
+# The view as last shown (a `view_state.ViewState`, not a widget key, so it outlives a visit to
+# another page, where Streamlit drops the state of every widget it does not draw).
+SAVED = KEY + "saved"
+PENDING = KEY + "pending"  # points read from a link, placed once the model's map is known
 MAP_FRAGMENT, VIEW_FRAGMENT, INTERP_FRAGMENT = "map", "view", "interp"
 VIEW_PX, SMALL_PX, FRAME_PX = 288, 108, 216
 
@@ -64,6 +68,7 @@ class Context:
 
 def main() -> None:
     st.title("Explore the latent space")
+    restore_view([ref.name for ref in cache.model_refs()])
     ctx = setup_ui()
     if ctx is None:
         return
@@ -83,6 +88,75 @@ def main() -> None:
         prior_samples_ui(ctx)
     with right:
         reconstruction_grid_ui(ctx)
+    publish_view(ctx)
+
+
+# Widget key -> the ViewState field it shows (the widgets take their value from session state).
+_WIDGET_FIELDS = {
+    "model": "model", "colour_by": "colour_by", "cyclic_scale": "cyclic_scale",
+    "manifold": "manifold", "iso": "iso", "t": "t", "method": "method", "n_frames": "frames",
+}
+
+
+def restore_view(models: list[str]) -> None:
+    """Give the widgets the view to show: the one last shown in this session, else the link's.
+
+    Streamlit forgets a widget's value when a run does not draw it (a visit to another page);
+    the saved `ViewState` brings it back. A session's first run reads the link instead, and
+    names whatever part of it cannot be used in one warning.
+    """
+    state = st.session_state
+    problems: list[str] = []
+    if SAVED in state:
+        view = state[SAVED]
+    else:
+        view, problems = view_state.parse_view(
+            st.query_params.to_dict(), models=models, n_rows=cache.HELDOUT_SIZE)
+        state[PENDING] = {"view": view.z, "A": view.a, "B": view.b}
+        state[SAVED] = view
+    if view.model is not None and view.model not in models:  # a run deleted since
+        problems.append(f"model {view.model!r} is no longer there")
+        view = dataclasses.replace(view, model=None)
+    for key, field in _WIDGET_FIELDS.items():
+        value = getattr(view, field)
+        if KEY + key not in state and value is not None:
+            state[KEY + key] = value
+    for key, axis in (("x_axis", view.axes[0]), ("y_axis", view.axes[1])):
+        state.setdefault(KEY + key, f"z{axis + 1}")
+    text = view_state.warning_text(problems)
+    if text:
+        st.warning(text, icon=":material/link_off:")
+
+
+def _link_point(point: dict | None) -> view_state.Point | None:
+    if point is None:
+        return None
+    if point.get("index") is not None:
+        return int(point["index"])
+    return (float(point["xy"][0]), float(point["xy"][1]))
+
+
+def publish_view(ctx: Context) -> None:
+    """Save the view shown now for the next visit, and put it in the page's link."""
+    state = st.session_state
+    view = view_state.ViewState(
+        model=ctx.ref.name,
+        colour_by=state.get(KEY + "colour_by", "θ"),
+        cyclic_scale=state.get(KEY + "cyclic_scale", "Twilight"),
+        manifold=bool(state.get(KEY + "manifold", True)),
+        iso=bool(state.get(KEY + "iso", False)),
+        axes=ctx.dims,
+        z=_link_point(state.get(KEY + "view")),
+        a=_link_point(state.get(KEY + "A")),
+        b=_link_point(state.get(KEY + "B")),
+        t=float(state.get(KEY + "t", 0.5)),
+        method=state.get(KEY + "method", "linear"),
+        frames=int(state.get(KEY + "n_frames", 10)),
+    )
+    state[SAVED] = view
+    query = view_state.to_query(view)
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
 
 
 def setup_ui() -> Context | None:
@@ -90,17 +164,21 @@ def setup_ui() -> Context | None:
     refs = cache.model_refs()
     by_name = {ref.name: ref for ref in refs}
     cols = st.columns([2, 1, 1, 1, 1])
+    for key, field in _WIDGET_FIELDS.items():  # defaults without a default argument
+        st.session_state.setdefault(KEY + key, getattr(view_state.DEFAULT, field))
+    if st.session_state[KEY + "model"] not in by_name:
+        st.session_state[KEY + "model"] = refs[0].name
     name = cols[0].selectbox(
         "Model", list(by_name), key=KEY + "model",
         help="The shipped pretrained default, or any training run that finished with a model. "
              + _prior_help(by_name.get(st.session_state.get(KEY + "model")) or (refs[0] if refs else None)),
     )
-    cols[1].selectbox("Colour by", COLOUR_BY, index=1, key=KEY + "colour_by",
+    cols[1].selectbox("Colour by", COLOUR_BY, key=KEY + "colour_by",
                       help="The true factor of each image; θ on a cyclic colour scale.")
     cols[2].selectbox("Cyclic scale", CYCLIC_SCALES, key=KEY + "cyclic_scale")
-    cols[3].toggle("Manifold map", value=True, key=KEY + "manifold",
+    cols[3].toggle("Manifold map", key=KEY + "manifold",
                    help="Images decoded on a grid, drawn behind the points (one batch).")
-    cols[4].toggle("Iso-curves", value=False, key=KEY + "iso",
+    cols[4].toggle("Iso-curves", key=KEY + "iso",
                    help="Iso-a and iso-θ curves: encoded sweeps of one true factor with the other held fixed.")
     ref = by_name[name]
     try:
@@ -118,8 +196,11 @@ def setup_ui() -> Context | None:
     if latent_dim > 2:
         axes = [f"z{i + 1}" for i in range(latent_dim)]
         c1, c2, _ = st.columns([1, 1, 3])
-        x_axis = c1.selectbox("x axis", axes, index=0, key=KEY + "x_axis")
-        y_axis = c2.selectbox("y axis", axes, index=1, key=KEY + "y_axis")
+        for key in ("x_axis", "y_axis"):
+            if st.session_state.get(KEY + key) not in axes:  # a link's axis this model lacks
+                st.session_state[KEY + key] = axes[0 if key == "x_axis" else 1]
+        x_axis = c1.selectbox("x axis", axes, key=KEY + "x_axis")
+        y_axis = c2.selectbox("y axis", axes, key=KEY + "y_axis")
         if x_axis == y_axis:
             st.warning("Pick two different latent axes.")
             return None
@@ -137,6 +218,10 @@ def setup_ui() -> Context | None:
         for k in ("view", "A", "B"):
             st.session_state.pop(KEY + k, None)
     ctx = Context(ref, spec_json, spec, images, factors, means, dims, x_range, y_range)
+    for k, point in (st.session_state.pop(PENDING, None) or {}).items():
+        if point is not None and latent_dim >= 2:
+            st.session_state[KEY + k] = (ctx.point_of_row(point) if isinstance(point, int)
+                                         else {"xy": tuple(point), "index": None})
     if cache.get_model(ref).config.prior == "flow" and latent_dim >= 2:
         st.toggle("Prior contours", value=False, key=KEY + "prior",
                   help="Contour lines of the model's learned prior p(z) on the map.")
@@ -240,6 +325,7 @@ def latent_map_ui(ctx: Context) -> None:
     """The clickable map: dataset, manifold map, iso-curves, the A → B path."""
     path = _path(ctx, 64)
     figure, iso_levels = _figure(ctx, None if path is None else path[:, list(ctx.dims)])
+    error_map_layer_ui(ctx, figure)
     numbers = trace_numbers(figure)
     st.plotly_chart(
         figure, key=KEY + "map", on_select=functools.partial(
@@ -291,6 +377,56 @@ def decoded_view_ui(ctx: Context) -> None:
         # The caption as text of its own: an image caption would be as narrow as the image.
         _image(tile(np.stack(tiles), len(tiles), pad=2, pad_value=70), SMALL_PX // 36, caption=None)
         st.caption(" · ".join(parts))
+    error_cell_ui(ctx, point)
+    publish_view(ctx)
+
+
+# --- The decode-vs-truth error map: a heatmap layer on the map, one cell's images in the view.
+ERROR_MAP_N = 15  # the manifold map's cells
+
+
+def _error_map(ctx: Context):
+    """The cached error map of this model and view, or None (switched off, or unavailable)."""
+    if not st.session_state.get(KEY + "error_map", False):
+        return None
+    try:
+        return cache.error_map(ctx.ref, ctx.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED,
+                               ctx.x_range, ctx.y_range, ERROR_MAP_N, ctx.latent_dim, ctx.dims)
+    except ValueError as error:
+        st.warning(f"Error map unavailable: {error}")
+        return None
+
+
+def error_map_layer_ui(ctx: Context, figure) -> None:
+    """The error-map toggle; when on, the per-cell errors drawn behind the points."""
+    st.toggle(
+        "Error map", key=KEY + "error_map", on_change=st.rerun, args=([MAP_FRAGMENT, VIEW_FRAGMENT],),
+        help="How wrong the decoder is, per cell: the decoded image against the true flow at the "
+             "factors (a, θ) of the cell's 10 nearest held-out encodings, as KL(true ‖ decoded) "
+             "in nats (Bernoulli cross-entropy minus the true image's entropy). Replaces the "
+             "manifold map while on; click a cell to see its images.")
+    result = _error_map(ctx)
+    if result is not None:
+        add_error_heatmap(figure, result.errors, ctx.x_range, ctx.y_range)
+
+
+def error_cell_ui(ctx: Context, point: dict) -> None:
+    """With the error map on: the clicked cell's decode, true image and |difference|."""
+    result = _error_map(ctx)
+    if result is None:
+        return
+    cell = latent.cell_index(point["xy"], ctx.x_range, ctx.y_range, ERROR_MAP_N)
+    decoded = np.round(result.decoded[cell] * 255.0).astype(np.uint8)
+    true = result.true[cell]
+    difference = np.abs(decoded.astype(np.int16) - true).astype(np.uint8)
+    row, column = divmod(cell, ERROR_MAP_N)
+    with st.container(key="error_cell"):
+        _image(tile(np.stack([decoded, true, difference]), 3, pad=2, pad_value=70), SMALL_PX // 36,
+               caption=None)
+        st.caption(
+            f"error-map cell (row {row + 1}, column {column + 1}): decoded at its centre · true flow "
+            f"at a = {result.a[cell]:.2f}, θ = {result.theta[cell]:.2f} · |difference| · "
+            f"{result.errors[cell]:.1f} nats")
 
 
 def _set_endpoint_from_row(ctx: Context, label: str) -> None:
@@ -325,13 +461,13 @@ def interpolation_ui(ctx: Context) -> None:
     c_method.radio("Path", ["linear", "spherical"], key=KEY + "method", horizontal=True,
                    on_change=_redraw_path,
                    help="spherical (slerp) turns around the origin instead of cutting across.")
-    n_frames = c_frames.slider("Frames in the strip", 4, 24, 10, key=KEY + "n_frames")
+    n_frames = c_frames.slider("Frames in the strip", *view_state.FRAMES_RANGE, key=KEY + "n_frames")
 
     path = _path(ctx, n_frames)
     frames = cache.decode_path(ctx.ref, tuple(tuple(float(v) for v in z) for z in path))
     left, right = st.columns([1, 2], gap="medium")
     with left:
-        t = st.slider("t", 0.0, 1.0, 0.5, 0.01, key=KEY + "t")
+        t = st.slider("t", 0.0, 1.0, step=0.01, key=KEY + "t")
         playing = st.toggle("▶ Play", key=KEY + "play", help="Loop A → B → A as an animation.")
         with st.container(key="interp_frame"):
             if playing:
@@ -352,6 +488,7 @@ def interpolation_ui(ctx: Context) -> None:
                            "interpolation.gif", mime="image/gif", key=KEY + "gif", on_click="ignore")
         d2.download_button("Download PNG strip", functools.partial(strip_png, frames, factor=4),
                            "interpolation.png", mime="image/png", key=KEY + "png", on_click="ignore")
+    publish_view(ctx)
 
 
 GRID_COLUMNS = 8  # the default counts (16 samples, 8 reconstructions) fill whole rows

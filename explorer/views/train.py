@@ -16,7 +16,7 @@ import vaeflow
 from vaeflow.training import RunInProgressError
 from explorer import data_store, runs_view
 from explorer.training_plots import elbo_figure, overlay_figure, progress
-from explorer.widgets import STREAM, plan_text, train_config_ui
+from explorer.widgets import PERSIST, STREAM, plan_text, train_config_ui
 
 LIVE_SECONDS = 1.5
 TABLE_SECONDS = 4.0
@@ -70,7 +70,7 @@ def controls_ui(root: str) -> None:
     # A started name is used up: offer a fresh one (set before the widget exists).
     if st.session_state.pop("train.renew_name", False) or "train.name" not in st.session_state:
         st.session_state["train.name"] = runs_view.new_run_name()
-    name = st.text_input("run name", key="train.name", max_chars=64)
+    name = st.text_input("run name", key="train.name", max_chars=64, persist_state=PERSIST)
     st.caption(plan_text(config, model_config, data))
     # Started here in the script, not in a callback, so it uses the values just read.
     if st.button("Start", type="primary", key="train.start", icon=":material/play_arrow:"):
@@ -98,8 +98,12 @@ def live_panel(root: str, active: str | None) -> None:
     # Follow the run just started or training now, unless the user picked another one.
     if st.session_state.get("train.follow") not in names:
         st.session_state["train.follow"] = active or names[0]
-    name = st.selectbox("follow run", names, key="train.follow")
+    name = st.selectbox("follow run", names, key="train.follow", persist_state=PERSIST)
     summary = next(s for s in summaries if s.name == name)
+    if summary.state == "broken":
+        st.subheader(f"{name} {runs_view.STATE_BADGES['broken']}")
+        st.error(f"{name} cannot be shown: {summary.error}")
+        return
     records = jobs.read_metrics(name)
     config = jobs.run_dir(name).read_config().get("train", {})
     epochs = int(config.get("epochs", 1))
@@ -149,6 +153,9 @@ def runs_panel(root: str) -> None:
     metrics = {s.name: jobs.read_metrics(s.name) for s in summaries}
     rows = [runs_view.table_row(s, metrics[s.name]) for s in summaries]
     st.dataframe(rows, hide_index=True, key="train.runs_table")
+    for summary in summaries:
+        if summary.state == "broken":
+            st.error(f"{summary.name} is broken: {summary.error}", icon=":material/error:")
     c1, c2 = st.columns([3, 1])
     names = [s.name for s in summaries]
     with_epochs = [n for n in names if any(r.get("kind") == "epoch" for r in metrics[n])]

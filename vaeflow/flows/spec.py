@@ -13,8 +13,32 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from vaeflow.colormaps import CMAPS as _CMAPS  # the maps the renderer can paint without matplotlib
+from vaeflow import validate as _check
 from vaeflow.records import JsonRecord
+
+# The colour maps a FlowSpec may name: those whose tables vaeflow.rendering.colormaps holds, so
+# the renderer paints them without matplotlib.
+CMAPS = ("hot", "viridis", "magma", "inferno", "plasma", "gray", "bone", "copper", "cool")
+
+# What the renderer can draw on a desktop machine, per field: [low, high] (for `shift` and
+# `scale`, the magnitude of each entry). `base_scale`, `a_std` and `extent` must also be > 0.
+# The renderer holds a chunk of 512 images × grid_size² float32 values in flight per worker:
+# grid_size 400 peaked at 1.6 GB resident for 1,024 images, and the memory grows as
+# grid_size², so 512 keeps a render under ~2.5 GB. Past a magnitude of 1e3 the density
+# underflows to a blank image or overflows float32, which draws nothing a user could want.
+LIMITS: dict[str, tuple[float, float]] = {
+    "base_scale": (1e-4, 1e3),
+    "shift": (0.0, 1e3),
+    "scale": (1e-3, 1e3),
+    "a_mean": (-1e3, 1e3),
+    "a_std": (0.0, 1e3),
+    "theta_min": (-1e3, 1e3),
+    "theta_max": (-1e3, 1e3),
+    "extent": (1e-3, 1e3),
+    "grid_size": (2, 512),
+    "image_size": (8, 512),
+    "levels": (1, 1000),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +59,7 @@ class FlowSpec(JsonRecord):
         cmap: colour map name.
 
     Raises:
-        ValueError: naming the field, for any non-finite or out-of-range value.
+        ValueError: naming the field, for any non-finite value or one outside `LIMITS`.
 
     >>> FlowSpec().image_size
     36
@@ -61,48 +85,33 @@ class FlowSpec(JsonRecord):
 
     def __post_init__(self) -> None:
         for name in ("shift", "scale"):
-            value = tuple(float(v) for v in getattr(self, name))
-            if len(value) != 2:
-                raise ValueError(f"FlowSpec.{name} must have 2 entries, got {len(value)}")
-            object.__setattr__(self, name, value)
-        for name in ("base_scale", "a_mean", "a_std", "theta_min", "theta_max", "extent"):
-            object.__setattr__(self, name, float(getattr(self, name)))
-        for name in ("grid_size", "image_size", "levels"):
             value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value:
-                raise ValueError(f"FlowSpec.{name} must be an integer, got {value!r}")
-            object.__setattr__(self, name, int(value))
-        object.__setattr__(self, "tanh", bool(self.tanh))
-
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+                raise ValueError(f"FlowSpec.{name} must have 2 entries, got {value!r}")
+            high = LIMITS[name][1]
+            entries = tuple(_check.real(f"FlowSpec.{name}", v, -high, high) for v in value)
+            object.__setattr__(self, name, entries)
         for name in ("base_scale", "a_mean", "a_std", "theta_min", "theta_max", "extent"):
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"FlowSpec.{name} must be finite, got {getattr(self, name)}")
-        for name in ("shift", "scale"):
-            if not all(math.isfinite(v) for v in getattr(self, name)):
-                raise ValueError(f"FlowSpec.{name} must be finite, got {getattr(self, name)}")
-        _positive(self, "base_scale")
-        _positive(self, "a_std")
-        _positive(self, "extent")
-        if any(v == 0.0 for v in self.scale):
-            raise ValueError(f"FlowSpec.scale must be non-zero on both axes, got {self.scale}")
+            low, high = LIMITS[name]
+            positive = name in ("base_scale", "a_std", "extent")
+            value = _check.real(f"FlowSpec.{name}", getattr(self, name), positive=positive)
+            object.__setattr__(self, name, _check.real(f"FlowSpec.{name}", value, low, high))
+        for name in ("grid_size", "image_size", "levels"):
+            low, high = LIMITS[name]
+            object.__setattr__(self, name, _check.integer(f"FlowSpec.{name}", getattr(self, name), low, high))
+        object.__setattr__(self, "tanh", _check.boolean("FlowSpec.tanh", self.tanh))
+
+        if any(abs(v) < LIMITS["scale"][0] for v in self.scale):
+            raise ValueError(f"FlowSpec.scale must be at least {LIMITS['scale'][0]} in magnitude "
+                             f"on both axes, got {self.scale}")
         if not self.theta_max > self.theta_min:
             raise ValueError(
                 f"FlowSpec.theta_max must exceed theta_min, got [{self.theta_min}, {self.theta_max})"
             )
-        if self.grid_size < 2:
-            raise ValueError(f"FlowSpec.grid_size must be >= 2, got {self.grid_size}")
-        if not 8 <= self.image_size <= 512:
-            raise ValueError(f"FlowSpec.image_size must be in [8, 512], got {self.image_size}")
-        if not 1 <= self.levels <= 1000:
-            raise ValueError(f"FlowSpec.levels must be in [1, 1000], got {self.levels}")
-        if self.cmap not in _CMAPS:
-            raise ValueError(f"FlowSpec.cmap must be one of {_CMAPS}, got {self.cmap!r}")
+        if not isinstance(self.cmap, str) or self.cmap not in CMAPS:
+            raise ValueError(f"FlowSpec.cmap must be one of {CMAPS}, got {self.cmap!r}")
 
     @staticmethod
     def cmaps() -> tuple[str, ...]:
-        return _CMAPS
+        return CMAPS
 
-
-def _positive(spec: FlowSpec, name: str) -> None:
-    if not getattr(spec, name) > 0:
-        raise ValueError(f"FlowSpec.{name} must be > 0, got {getattr(spec, name)}")

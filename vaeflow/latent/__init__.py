@@ -18,19 +18,24 @@ with `encode(x) -> distribution with .mean()` and `decode(z) -> images in [0, 1]
   one seeded sampler of z ~ model.prior(), in batches.
 * `prior_density_grid` / `describe_prior`: p(z) on a lattice of the plotted plane (the map's
   prior contours), and the prior named in words.
+* `error_map` / `predict_factors` / `decode_error`: per cell of a grid, the decoded image
+  against the true flow at the factors its nearest held-out encodings stand for (nats);
+  `cell_index` finds the cell under a click.
 
-One module per kind: `paths`, `grids`, `factors`, `coding`, `prior`.
+One module per kind: `paths`, `grids`, `factors`, `coding`, `prior`, `error_map`.
 """
 
 from vaeflow.latent.coding import decode_uint8, posterior_means, prior_draws
+from vaeflow.latent.error_map import ErrorMap, decode_error, error_map, predict_factors
 from vaeflow.latent.factors import IsoSweeps, iso_curves, iso_factor_sweeps
-from vaeflow.latent.grids import cell_centres, embed_plane, latent_grid, nearest_index, plot_ranges
+from vaeflow.latent.grids import cell_centres, cell_index, embed_plane, latent_grid, nearest_index, plot_ranges
 from vaeflow.latent.prior import describe_prior, prior_density_grid
 from vaeflow.latent.paths import METHODS, Method, interpolate, interpolation_path
 
 __all__ = [
     "METHODS", "Method", "interpolate", "interpolation_path",
-    "latent_grid", "cell_centres", "embed_plane", "plot_ranges", "nearest_index",
+    "latent_grid", "cell_centres", "cell_index", "embed_plane", "plot_ranges", "nearest_index",
     "IsoSweeps", "iso_factor_sweeps", "iso_curves",
     "posterior_means", "decode_uint8", "prior_draws", "prior_density_grid", "describe_prior",
+    "ErrorMap", "error_map", "predict_factors", "decode_error",
 ]

@@ -54,6 +54,31 @@ def cell_centres(
     return latent_grid((x0 + half_x, x1 - half_x), (y0 + half_y, y1 - half_y), int(n))
 
 
+def cell_index(xy: Any, x_range: Sequence[float], y_range: Sequence[float], n: int) -> int:
+    """The cell of `cell_centres(x_range, y_range, n)` that holds the point (x, y).
+
+    Cells are numbered row-major from the top-left, like `cell_centres`; a point on a shared
+    edge belongs to the cell right of it / below it, and a point outside the rectangle to the
+    nearest edge cell.
+
+    Raises:
+        ValueError: naming `xy`, `x_range`, `y_range` or `n`.
+
+    >>> cell_index((0.9, 0.9), (0, 1), (0, 1), 2), cell_index((0.1, 0.1), (0, 1), (0, 1), 2)
+    (1, 2)
+    """
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    (x0, x1), (y0, y1) = _range(x_range, "x_range"), _range(y_range, "y_range")
+    point = np.asarray(xy, dtype=np.float64)
+    if point.shape != (2,) or not np.all(np.isfinite(point)):
+        raise ValueError(f"xy must be a finite (x, y) pair, got {xy!r}")
+    n = int(n)
+    column = min(max(int(np.floor((point[0] - x0) / (x1 - x0) * n)), 0), n - 1)
+    row = min(max(int(np.floor((y1 - point[1]) / (y1 - y0) * n)), 0), n - 1)
+    return row * n + column
+
+
 def _range(r: Sequence[float], name: str) -> tuple[float, float]:
     values = np.asarray(r, dtype=np.float64)
     if values.shape != (2,) or not np.all(np.isfinite(values)) or not values[1] > values[0]:

@@ -7,9 +7,9 @@ read back into the network that wrote it.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
+from vaeflow import validate as _check
 from vaeflow.records import JsonRecord
 
 PRESETS = ("default", "study")
@@ -107,14 +107,10 @@ class ModelConfig(JsonRecord):
     prior_coupling: str = "spline"
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ValueError(f"ModelConfig.preset must be one of {PRESETS}, got {self.preset!r}")
-        if self.likelihood not in LIKELIHOODS:
-            raise ValueError(
-                f"ModelConfig.likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}"
-            )
-        _set(self, "latent_dim", _integer(self, "latent_dim", 1, 64))
-        _set(self, "image_size", _integer(self, "image_size", 8, 512))
+        _check.one_of("ModelConfig.preset", self.preset, PRESETS)
+        _check.one_of("ModelConfig.likelihood", self.likelihood, LIKELIHOODS)
+        _set(self, "latent_dim", _check.integer("ModelConfig.latent_dim", self.latent_dim, 1, 64))
+        _set(self, "image_size", _check.integer("ModelConfig.image_size", self.image_size, 8, 512))
         if self.preset == "study" and self.image_size != 36:
             raise ValueError(
                 f"ModelConfig.image_size must be 36 for preset 'study' (its transposed "
@@ -133,16 +129,16 @@ class ModelConfig(JsonRecord):
             _set(self, name, widths)
         features, scale = _DEFAULT_FOURIER[self.preset]
         if self.fourier_features is not None:
-            features = _integer(self, "fourier_features", 0, 4096)
+            features = _check.integer("ModelConfig.fourier_features", self.fourier_features, 0, 4096)
         if self.fourier_scale is not None:
-            scale = _real(self, "fourier_scale")
+            scale = _check.real("ModelConfig.fourier_scale", self.fourier_scale)
         if self.preset == "study" and features:
             raise ValueError("ModelConfig.fourier_features must be 0 for preset 'study' (it has none)")
         if features and not 0.0 < scale <= 100.0:
             raise ValueError(f"ModelConfig.fourier_scale must be in (0, 100], got {scale!r}")
         _set(self, "fourier_features", features)
         _set(self, "fourier_scale", scale if features else 0.0)
-        min_scale = _real(self, "min_scale")
+        min_scale = _check.real("ModelConfig.min_scale", self.min_scale)
         if not 0.0 < min_scale < 1.0:
             raise ValueError(f"ModelConfig.min_scale must be in (0, 1), got {self.min_scale!r}")
         _set(self, "min_scale", min_scale)
@@ -169,31 +165,12 @@ def _set(config: ModelConfig, name: str, value: Any) -> None:
     object.__setattr__(config, name, value)
 
 
-def _integer(config: ModelConfig, name: str, low: int, high: int) -> int:
-    value = getattr(config, name)
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-            or int(value) != value):
-        raise ValueError(f"ModelConfig.{name} must be an integer in [{low}, {high}], got {value!r}")
-    if not low <= int(value) <= high:
-        raise ValueError(f"ModelConfig.{name} must be an integer in [{low}, {high}], got {value!r}")
-    return int(value)
-
-
-def _real(config: ModelConfig, name: str) -> float:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"ModelConfig.{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
 def _widths(config: ModelConfig, name: str, value: Any) -> tuple[int, ...]:
     try:
         widths = tuple(value)
     except TypeError:
         raise ValueError(f"ModelConfig.{name} must be a sequence of positive integers, got {value!r}")
-    for w in widths:
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or int(w) != w or not 1 <= w <= 8192:
-            raise ValueError(
-                f"ModelConfig.{name} must hold integers in [1, 8192], got {value!r}"
-            )
-    return tuple(int(w) for w in widths)
+    try:
+        return tuple(_check.integer(f"ModelConfig.{name}", w, 1, 8192) for w in widths)
+    except ValueError:
+        raise ValueError(f"ModelConfig.{name} must hold integers in [1, 8192], got {value!r}") from None

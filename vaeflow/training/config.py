@@ -10,9 +10,10 @@ Two recipes ship as presets (`TrainConfig.preset`):
 from __future__ import annotations
 
 import dataclasses
-import math
+import os
 from typing import Any
 
+from vaeflow import validate as _check
 from vaeflow.records import JsonRecord
 
 _SCHEDULES = ("constant", "cosine")
@@ -31,11 +32,11 @@ class TrainConfig(JsonRecord):
         beta_warmup_epochs: KL warm-up: the KL weight of training step s (0-based) is
             ``beta * min(1, (s + 1) / W)``, W = this many epochs of steps; 0 = none. Validation
             always weighs the KL by ``beta``, so ``val_loss`` compares across the warm-up.
+        lr_warmup_epochs: the learning rate rises linearly from 0 to ``learning_rate`` over this
+            many epochs, then follows ``lr_schedule`` over the remaining epochs; 0 = none.
         init_from: a model or run directory whose weights the run starts from (every weight of
             that model must exist, same path and shape, in the new one; the new model's other
             weights, such as a flow prior's, keep their initialisation); None = from scratch.
-        lr_warmup_epochs: the learning rate rises linearly from 0 to ``learning_rate`` over this
-            many epochs, then follows ``lr_schedule`` over the remaining epochs; 0 = none.
         epochs: maximum number of epochs; ≥ 1.
         batch_size: global batch size (split across replicas); ≥ 1.
         seed: seeds initialisation, shuffles, the reparameterisation noise and streamed data.
@@ -71,7 +72,7 @@ class TrainConfig(JsonRecord):
     >>> TrainConfig(batch_size=0)
     Traceback (most recent call last):
     ...
-    ValueError: TrainConfig.batch_size must be >= 1, got 0
+    ValueError: TrainConfig.batch_size must be an integer >= 1, got 0
     """
 
     beta: float = 1.0
@@ -100,52 +101,46 @@ class TrainConfig(JsonRecord):
     distribute: str = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "seed", "steps_per_window",
-                     "stream_epoch_size", "stream_val_size", "stream_repeats"):
-            object.__setattr__(self, name, _integer(name, getattr(self, name)))
-        for name in ("patience", "split_seed"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, _integer(name, getattr(self, name)))
-        for name in ("beta", "learning_rate", "min_delta", "val_fraction", "checkpoint_every_s",
-                     "beta_warmup_epochs", "lr_warmup_epochs"):
-            object.__setattr__(self, name, _real(name, getattr(self, name)))
-        if self.time_limit_s is not None:
-            object.__setattr__(self, "time_limit_s", _real("time_limit_s", self.time_limit_s))
-        for name in ("stream", "mixed_precision"):
-            value = getattr(self, name)
-            if not isinstance(value, bool):
-                raise ValueError(f"TrainConfig.{name} must be a bool, got {value!r}")
-        for name in ("data", "init_from"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, str(getattr(self, name)))
+        def field(name: str) -> str:
+            return f"TrainConfig.{name}"
 
-        _at_least("epochs", self.epochs, 1)
-        _at_least("batch_size", self.batch_size, 1)
-        _at_least("seed", self.seed, 0)
-        if self.split_seed is not None:
-            _at_least("split_seed", self.split_seed, 0)
-        _at_least("steps_per_window", self.steps_per_window, 1)
-        _at_least("stream_val_size", self.stream_val_size, 1)
-        _at_least("stream_repeats", self.stream_repeats, 1)
-        _at_least("stream_epoch_size", self.stream_epoch_size, self.batch_size, "batch_size")
+        for name in ("epochs", "batch_size", "steps_per_window", "stream_val_size", "stream_repeats"):
+            _set(self, name, _check.integer(field(name), getattr(self, name), low=1))
+        _set(self, "seed", _check.seed(field("seed"), self.seed))
+        _set(self, "split_seed", _check.optional_seed(field("split_seed"), self.split_seed))
+        _set(self, "stream_epoch_size", _check.integer(field("stream_epoch_size"), self.stream_epoch_size))
         if self.patience is not None:
-            _at_least("patience", self.patience, 1)
-        _at_least("min_delta", self.min_delta, 0.0)
-        _at_least("beta_warmup_epochs", self.beta_warmup_epochs, 0.0)
-        _at_least("lr_warmup_epochs", self.lr_warmup_epochs, 0.0)
+            _set(self, "patience", _check.integer(field("patience"), self.patience, low=1))
+        for name in ("beta", "learning_rate", "checkpoint_every_s"):
+            _set(self, name, _check.real(field(name), getattr(self, name), positive=True))
+        _set(self, "min_delta", _check.real(field("min_delta"), self.min_delta, low=0.0))
+        for name in ("beta_warmup_epochs", "lr_warmup_epochs"):
+            _set(self, name, _check.real(field(name), getattr(self, name), low=0.0))
         if self.lr_warmup_epochs >= self.epochs:
             raise ValueError(f"TrainConfig.lr_warmup_epochs must be < epochs ({self.epochs}), "
                              f"got {self.lr_warmup_epochs}")
-        for name in ("beta", "learning_rate", "checkpoint_every_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"TrainConfig.{name} must be > 0, got {getattr(self, name)}")
-        if self.time_limit_s is not None and not self.time_limit_s > 0:
-            raise ValueError(f"TrainConfig.time_limit_s must be > 0 or None, got {self.time_limit_s}")
+        _set(self, "val_fraction", _check.real(field("val_fraction"), self.val_fraction))
+        if self.time_limit_s is not None:
+            _set(self, "time_limit_s", _check.real(field("time_limit_s"), self.time_limit_s, positive=True))
+        for name in ("stream", "mixed_precision"):
+            _set(self, name, _check.boolean(field(name), getattr(self, name)))
+        if self.data is not None:
+            if not isinstance(self.data, (str, os.PathLike)):
+                raise ValueError(f"TrainConfig.data must be a path or None, got {self.data!r}")
+            _set(self, "data", os.fspath(self.data))
+        if self.init_from is not None:
+            if not isinstance(self.init_from, (str, os.PathLike)):
+                raise ValueError(f"TrainConfig.init_from must be a path or None, got {self.init_from!r}")
+            _set(self, "init_from", os.fspath(self.init_from))
+
+        if self.stream_epoch_size < self.batch_size:
+            raise ValueError(f"TrainConfig.stream_epoch_size must be >= batch_size ({self.batch_size}), "
+                             f"got {self.stream_epoch_size}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"TrainConfig.val_fraction must be in (0, 1), got {self.val_fraction}")
-        _one_of("lr_schedule", self.lr_schedule, _SCHEDULES)
-        _one_of("jit_compile", self.jit_compile, _JIT)
-        _one_of("distribute", self.distribute, _DISTRIBUTE)
+        _check.one_of(field("lr_schedule"), self.lr_schedule, _SCHEDULES)
+        _check.one_of(field("jit_compile"), self.jit_compile, _JIT)
+        _check.one_of(field("distribute"), self.distribute, _DISTRIBUTE)
         if self.stream and self.data is not None:
             raise ValueError("TrainConfig.data must be None when TrainConfig.stream is True "
                              f"(got data={self.data!r}); choose one data source")
@@ -172,27 +167,8 @@ class TrainConfig(JsonRecord):
         return cls(**{**PRESETS[name], **overrides})
 
 
-def _integer(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-        raise ValueError(f"TrainConfig.{name} must be an integer, got {value!r}")
-    return int(value)
-
-
-def _real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"TrainConfig.{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _at_least(name: str, value: float, bound: float, bound_name: str | None = None) -> None:
-    if value < bound:
-        what = f"{bound_name} ({bound})" if bound_name else f"{bound}"
-        raise ValueError(f"TrainConfig.{name} must be >= {what}, got {value}")
-
-
-def _one_of(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"TrainConfig.{name} must be one of {choices}, got {value!r}")
+def _set(config: TrainConfig, name: str, value: Any) -> None:
+    object.__setattr__(config, name, value)
 
 
 # The study's recipe is a fact; the default recipe belongs to the model engineer (ARCHITECTURE.md).

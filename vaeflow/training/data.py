@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from vaeflow.training.config import TrainConfig
+from vaeflow.training.provenance import stream_spec
 
 def derived_seed(*words: int) -> int:
     """A 31-bit seed from integer words; distinct words give independent seeds."""
@@ -78,9 +79,7 @@ class StreamSource:
     """
 
     def __init__(self, config: TrainConfig, image_size: int) -> None:
-        from vaeflow.flows.spec import FlowSpec
-
-        self.spec = FlowSpec(image_size=image_size)
+        self.spec = stream_spec(image_size)
         self.seed = config.seed
         self.size = config.stream_epoch_size
         self.repeats = config.stream_repeats
@@ -126,12 +125,54 @@ class StreamSource:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+def source_bytes(config: TrainConfig, image_size: int = 36) -> int:
+    """Bytes of images the source of `config` holds in memory at once (an estimate made
+    before anything is loaded or rendered: the dataset's size comes from its header).
+
+    A stream holds the block being trained on, the next block rendering meanwhile, a
+    reshuffled copy when ``stream_repeats`` > 1, and the validation images. A dataset file is
+    held whole, as its training and validation parts, and as each epoch's shuffled copy.
+
+    Raises:
+        FileNotFoundError, DatasetFileError: for a dataset file `read_header` refuses.
+        ValueError: naming ``data`` when neither a dataset nor ``stream`` is given.
+    """
+    from vaeflow.datasets import dataset_bytes, read_header, split_sizes
+
+    if config.stream:
+        blocks = 2 + (config.stream_repeats > 1)
+        return dataset_bytes(blocks * config.stream_epoch_size + config.stream_val_size, image_size)
+    if not config.data:
+        raise ValueError("TrainConfig.data must name a dataset file (or set stream=True)")
+    n = read_header(config.data).n_images
+    if n < 2:
+        raise ValueError(f"{config.data} holds {n} image(s); training needs at least 2")
+    return dataset_bytes(2 * n + split_sizes(n, config.val_fraction)[0], image_size)
+
+
+def check_source(config: TrainConfig, image_size: int = 36) -> int:
+    """`source_bytes`, refused with the estimate in the message when over the limit
+    (``$VAEFLOW_MAX_DATASET_BYTES``); returns the estimate."""
+    from vaeflow.datasets import check_memory
+
+    nbytes = source_bytes(config, image_size)
+    if config.stream:
+        what = (f"training on a stream of stream_epoch_size = {config.stream_epoch_size:,} images "
+                f"of {image_size}x{image_size}")
+    else:
+        what = f"training on {config.data}"
+    check_memory(what, nbytes)
+    return nbytes
+
+
 def make_source(config: TrainConfig, image_size: int = 36) -> FileSource | StreamSource:
     """The source `config` names, for a model of `image_size`.
 
     Raises:
-        ValueError: naming ``data`` when neither a dataset nor ``stream`` is given.
+        ValueError: naming ``data`` when neither a dataset nor ``stream`` is given, or when the
+            source would hold more than the memory limit (`check_source`).
     """
+    check_source(config, image_size)
     if config.stream:
         return StreamSource(config, image_size)
     if not config.data:

@@ -109,6 +109,8 @@ class JobRunner:
         if len(active) >= self.max_active:
             raise RunInProgressError(
                 f"run {active[0]!r} is still training; stop it before starting {name!r}")
+        if run.is_locked():  # e.g. a `python -m vaeflow train` started outside this runner
+            raise RunInProgressError(f"run {name!r} is being trained by another process")
         if resume:
             if not run.read_config():
                 raise ValueError(f"run name {name!r} has no saved run to resume")
@@ -176,8 +178,15 @@ class JobRunner:
         return self.run_dir(name).read_metrics()
 
     def active_runs(self) -> list[str]:
-        """Names of runs whose process is alive and training."""
-        return [name for name in self._names() if self.status(name).get("state") == "running"]
+        """Names of runs whose process is alive and training (a run with damaged files is not)."""
+        active = []
+        for name in self._names():
+            try:
+                if self.status(name).get("state") == "running":
+                    active.append(name)
+            except (ValueError, TypeError):
+                continue
+        return active
 
     def active_run(self) -> str | None:
         """The name of the run that is training, or None."""
@@ -185,8 +194,17 @@ class JobRunner:
         return active[0] if active else None
 
     def list_runs(self) -> list[RunSummary]:
-        """Every run under the root, newest first."""
-        summaries = [self.summary(name) for name in self._names()]
+        """Every run under the root, newest first; a run whose files cannot be read is listed
+        with state "broken" and the reason in `error`, after the others."""
+        summaries = []
+        for name in self._names():
+            try:
+                summaries.append(self.summary(name))
+            except Exception as error:  # noqa: BLE001 - any damaged file, one row, never the list
+                summaries.append(RunSummary(
+                    name=name, state="broken", error=f"{type(error).__name__}: {error}",
+                    best_val_loss=None, duration_s=None, dataset=None, hyperparameters={},
+                    step=None, epoch=None, started=None, path=str(self.run_dir(name).path)))
         return sorted(summaries, key=lambda s: -(s.started or 0.0))
 
     def summary(self, name: str) -> RunSummary:
@@ -201,6 +219,8 @@ class JobRunner:
         if status.get("best_val_loss") is not None:  # includes a final mid-epoch validation
             val_losses.append(status["best_val_loss"])
         started = status.get("started")
+        if not all(v is None or isinstance(v, (int, float)) for v in (started, status.get("ended"))):
+            raise ValueError(f"status.json of run {name!r}: 'started' and 'ended' must be times")
         ended = status.get("ended") or (time.time() if started else None)
         return RunSummary(
             name=name, state=status.get("state"), error=status.get("error"),

@@ -27,6 +27,7 @@ from vaeflow.devices import training_device
 from vaeflow.training.checkpoints import latest_checkpoint, restore_checkpoint, save_checkpoint
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.data import make_source
+from vaeflow.training.provenance import data_source_record
 from vaeflow.training.process import RunLog, StopFlag
 from vaeflow.training.runs import RunDir
 from vaeflow.training.trainer import TERMS, NonFiniteLossError, Trainer, is_chief, make_strategy
@@ -104,6 +105,7 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
         NonFiniteLossError: the loss became NaN/inf; status.json says "failed" and names the
             step, and the last good checkpoint stays in checkpoints/.
         ValueError: bad data, or `run_dir` already holds a run and `resume` is False.
+        RunLockedError: another process is training `run_dir`; nothing in it was changed.
     """
     run = RunDir.from_path(run_dir) if run_dir is not None and not isinstance(run_dir, RunDir) else run_dir
     # First: MultiWorkerMirroredStrategy must exist before TF's runtime starts.
@@ -112,13 +114,25 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
         # Every worker trains and checkpoints; the chief's files are the run's, the others'
         # go to workers/worker-<i>/ inside it, so nothing is written twice to one path.
         run = RunDir(run.path / "workers", f"worker-{strategy.cluster_resolver.task_id}")
-    if run is not None:
+    if run is None:
+        return _train_and_record(config, model_config, None, resume, build_model, progress, echo,
+                                 stop_event, strategy)
+    # Held for the whole run, before anything in the directory is read or written: a second
+    # writer (another CLI, the app, a notebook) is refused and changes nothing.
+    with run.lock():
         _prepare_run_dir(run, config, model_config if build_model is None else None, resume)
+        return _train_and_record(config, model_config, run, resume, build_model, progress, echo,
+                                 stop_event, strategy)
+
+
+def _train_and_record(config, model_config, run, resume, build_model, progress, echo, stop_event,
+                      strategy) -> TrainResult:
+    """`_train` with the stop flag and log installed; a failure is recorded in status.json."""
     stop = StopFlag(stop_event)
     stop.install()
     log = RunLog(run, echo)
     try:
-        result = _train(config, model_config, run, resume, build_model, progress, stop, log, strategy)
+        return _train(config, model_config, run, resume, build_model, progress, stop, log, strategy)
     except BaseException as error:
         message = f"{type(error).__name__}: {error}"[:4000]
         if run is not None:
@@ -128,7 +142,6 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
     finally:
         stop.restore()
         log.close()
-    return result
 
 
 def _prepare_run_dir(run: RunDir, config: TrainConfig, model_config: Any, resume: bool) -> None:
@@ -140,7 +153,8 @@ def _prepare_run_dir(run: RunDir, config: TrainConfig, model_config: Any, resume
         raise ValueError(f"run_dir {str(run.path)!r} already holds a run; pass resume=True "
                          "(--resume) or choose another name")
     run.create()
-    record = {"train": config.to_dict()}
+    record = {"train": config.to_dict(),
+              "data_source": data_source_record(config, getattr(model_config, "image_size", 36))}
     if model_config is not None:
         record["model"] = _model_config_dict(model_config)
     run.write_config({**saved, **record})

@@ -14,17 +14,25 @@ last line that is still being written.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import math
 import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from vaeflow.io import write_json_atomic, write_text_atomic
 
 STATES = ("running", "done", "failed", "stopped")
+LOCK_FILE = ".lock"
+
+
+class RunLockedError(RuntimeError):
+    """Another process holds the run's writer lock: it is training that run right now."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -77,6 +85,7 @@ class RunDir:
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     model_dir = property(lambda self: self.path / "model")
     tb_dir = property(lambda self: self.path / "tb")
+    lock_path = property(lambda self: self.path / LOCK_FILE)
 
     def exists(self) -> bool:
         return self.path.is_dir()
@@ -85,16 +94,60 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         return self
 
+    # the writer lock ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator["RunDir"]:
+        """Hold the run's writer lock for the block, so one process at a time writes this run.
+
+        The lock is an ``fcntl.flock`` on ``<run>/.lock`` (created on demand), released by the OS
+        when the holder exits, even on ``kill -9``; the file keeps the holder's pid for messages.
+
+        Raises:
+            RunLockedError: naming the run and the pid of the process that holds it; nothing
+                in the run has been touched.
+        """
+        self.create()
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                    raise
+                raise RunLockedError(
+                    f"run {self.name!r} ({str(self.path)!r}) is being trained by another process"
+                    f"{_holder(fd)}; stop it first, or wait for it to finish") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield self
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def is_locked(self) -> bool:
+        """Whether a process holds the run's writer lock now."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
     # config.json -----------------------------------------------------------------------------
     def write_config(self, config: dict[str, Any]) -> None:
         write_json_atomic(self.config_path, config)
 
     def read_config(self) -> dict[str, Any]:
-        """The saved config dict; {} when the run has none yet."""
-        try:
-            return json.loads(self.config_path.read_text())
-        except FileNotFoundError:
-            return {}
+        """The saved config dict; {} when the run has none yet.
+
+        Raises:
+            ValueError: naming config.json when it is not a JSON object.
+        """
+        return _read_json_object(self.config_path)
 
     # metrics.jsonl ---------------------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
@@ -117,9 +170,11 @@ class RunDir:
         records = []
         for line in text.splitlines():
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(record, dict):  # a stray non-record line is skipped like a torn one
+                records.append(record)
         return records
 
     def truncate_metrics(self, last_step: int) -> None:
@@ -129,11 +184,12 @@ class RunDir:
 
     # status.json -----------------------------------------------------------------------------
     def read_status(self) -> dict[str, Any]:
-        """The status dict, or {} when the run has none (or it is unreadable)."""
-        try:
-            return json.loads(self.status_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
+        """The status dict, or {} when the run has none yet.
+
+        Raises:
+            ValueError: naming status.json when it is not a JSON object.
+        """
+        return _read_json_object(self.status_path)
 
     def write_status(self, state: str, *, error: str | None = None, pid: int | None = None,
                      **extra: Any) -> dict[str, Any]:
@@ -145,7 +201,10 @@ class RunDir:
         """
         if state not in STATES:
             raise ValueError(f"state must be one of {STATES}, got {state!r}")
-        previous = self.read_status()
+        try:
+            previous = self.read_status()
+        except ValueError:  # a damaged status is replaced, not kept
+            previous = {}
         now = time.time()
         started = previous.get("started") if state != "running" or previous.get("state") == "running" else None
         status = {
@@ -174,6 +233,30 @@ class RunDir:
         # A progress bar redraws its line with \r: keep what a terminal would show.
         shown = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
         return "\n".join([line for line in shown if line.strip()][-lines:])
+
+
+def _holder(fd: int) -> str:
+    """The holder's pid from a lock file, as " (pid N)"; empty before the holder has written it."""
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return f" (pid {text})" if text.isdigit() else ""
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in `path`, {} when the file does not exist (ValueError naming it else)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path.name} of run {path.parent.name!r} is unreadable: {error}") from None
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"{path.name} of run {path.parent.name!r} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} of run {path.parent.name!r} holds a JSON "
+                         f"{type(value).__name__}, not an object")
+    return value
 
 
 def process_stat(pid: int) -> list[str] | None:

@@ -14,6 +14,8 @@ import functools
 
 import numpy as np
 
+from vaeflow.flows.spec import CMAPS
+
 # (x, y0, y1) rows per channel, copied from matplotlib/_cm.py.
 SEGMENT_DATA: dict[str, dict[str, tuple[tuple[float, float, float], ...]]] = {
     "hot": {
@@ -115,7 +117,6 @@ _LISTED_HEX: dict[str, tuple[str, ...]] = {
     ),
 }
 
-CMAPS = ("hot", "viridis", "magma", "inferno", "plasma", "gray", "bone", "copper", "cool")
 LUT_SIZE = 256
 
 
