@@ -142,14 +142,10 @@ class ModelConfig(JsonRecord):
         if not 0.0 < min_scale < 1.0:
             raise ValueError(f"ModelConfig.min_scale must be in (0, 1), got {self.min_scale!r}")
         _set(self, "min_scale", min_scale)
-        if self.prior not in PRIORS:
-            raise ValueError(f"ModelConfig.prior must be one of {PRIORS}, got {self.prior!r}")
-        if self.prior_coupling not in COUPLINGS:
-            raise ValueError(
-                f"ModelConfig.prior_coupling must be one of {COUPLINGS}, got {self.prior_coupling!r}"
-            )
-        _set(self, "prior_layers", _integer(self, "prior_layers", 1, 16))
-        _set(self, "prior_hidden", _integer(self, "prior_hidden", 1, 1024))
+        _check.one_of("ModelConfig.prior", self.prior, PRIORS)
+        _check.one_of("ModelConfig.prior_coupling", self.prior_coupling, COUPLINGS)
+        _set(self, "prior_layers", _check.integer("ModelConfig.prior_layers", self.prior_layers, 1, 16))
+        _set(self, "prior_hidden", _check.integer("ModelConfig.prior_hidden", self.prior_hidden, 1, 1024))
         if self.prior == "flow" and self.latent_dim < 2:
             raise ValueError(
                 "ModelConfig.prior 'flow' needs latent_dim >= 2 (a coupling layer conditions one "
