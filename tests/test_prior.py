@@ -152,8 +152,9 @@ loaded = load_model(run.path)
 print(json.dumps({
     "log": run.log_path.read_text(),
     "steps": [first.step, resumed.step],
-    "prior_type": type(resumed.model.prior()).__name__,
-    "prior_variable_type": type(resumed.model.prior_conditioners[0].weights[0]).__name__,
+    "prior_is_transformed": isinstance(resumed.model.prior(),
+                                       __import__("tensorflow_probability").distributions.TransformedDistribution),
+    "prior_variable_type": type(resumed.model.prior_conditioners[0].weights[0].value).__name__,
     "prior_learned": float(np.abs(after_two - loaded.prior().log_prob(z).numpy()).max()),
     "prior_moved_from_normal": float(np.abs(after_two - (-0.5 * (z ** 2).sum(1) - np.log(2 * np.pi))).max()),
     "reload_matches": bool(np.array_equal(loaded.prior().log_prob(z).numpy(),
@@ -165,12 +166,13 @@ print(json.dumps({
 
 @pytest.mark.slow
 def test_flow_prior_trains_resumes_and_reloads_under_mirrored_strategy(tmp_path):
-    completed = run_python(DISTRIBUTED.replace("ROOT", repr(str(tmp_path))), timeout=400)
+    # ~1 min on an idle 2-core CPU; the timeout leaves room for a shared one
+    completed = run_python(DISTRIBUTED.replace("ROOT", repr(str(tmp_path))), timeout=1800)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert "replicas: 2" in report["log"] and "resumed from step 18" in report["log"]
     assert report["steps"] == [18, 27]
-    assert report["prior_type"] == "TransformedDistribution"
+    assert report["prior_is_transformed"]
     assert report["prior_variable_type"] == "MirroredVariable"
     assert report["prior_moved_from_normal"] > 1e-3  # the prior trained
     assert report["prior_learned"] > 0  # and kept training after the resume
