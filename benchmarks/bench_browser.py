@@ -14,7 +14,10 @@ and measures:
   on screen, for clicks on empty space and on dataset points (separately);
 * slider → frame: from a key press on the t slider to the new interpolation frame loaded;
 * with --baseline, the same click → image timing on a minimal Streamlit app (a button in a
-  fragment that redraws one image): the floor this machine sets under its current load.
+  fragment that redraws one image): the floor this machine sets under its current load;
+* with --compare, click → both images in compare mode (the pretrained model beside a copy
+  of it under another run name: the same cost as any second model of its size) against click
+  → image on one model, the two pages open side by side on one server, clicks alternating.
 
 Timings are taken in this process around Playwright calls (so they include its round trips
 of a few ms). The machine's load average is printed too: on a shared box it moves every
@@ -24,6 +27,7 @@ figure.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -99,16 +103,78 @@ def baseline_ms(clicks: int) -> list[float]:
             return samples
 
 
+_BOTH_CHANGED = """([s1, s2, o1, o2]) => { const a = document.querySelector(s1), b = document.querySelector(s2);
+  return a && b && a.src !== o1 && b.src !== o2 && a.complete && b.complete
+         && a.naturalWidth > 0 && b.naturalWidth > 0; }"""
+DECODED_2 = ".st-key-decoded_view_2 img"
+
+
+def compare_ms(clicks: int) -> tuple[list[float], list[float]]:
+    """(click → image with one model, click → both images in compare mode), alternating."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench-runs-") as runs:
+        copy = Path(runs) / "pretrained-copy"
+        shutil.copytree(bu.REPO / "pretrained", copy / "model")
+        (copy / "config.json").write_text('{"train": {"data": null}, "model": {}}')
+        with bu.streamlit_server(timeout_s=120, env={"VAEFLOW_RUNS_DIR": runs}) as url, \
+                sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=bu.CHROMIUM, headless=True, args=bu.CHROMIUM_ARGS)
+            try:
+                single = browser.new_page(viewport={"width": 1400, "height": 1600})
+                bu.open_explore(single, url, timeout_ms=300_000)
+                both = browser.new_page(viewport={"width": 1400, "height": 1600})
+                both.goto(url + "/?vs=pretrained-copy")
+                both.wait_for_selector(DECODED_2, timeout=300_000)
+                both.wait_for_selector(bu.IDLE, timeout=120_000)
+                time.sleep(1.0)
+                spots_single = bu.empty_spots(single, clicks, min_gap_px=8.0)
+                spots_both = bu.empty_spots(both, clicks, min_gap_px=8.0)
+                single_ms, both_ms = [], []
+                for k in range(min(clicks, len(spots_single), len(spots_both))):
+                    x, y = spots_single[k]
+                    single_ms.append(_timed_change(single, lambda x=x, y=y: bu.click_latent(single, x, y),
+                                                   bu.DECODED_IMG))
+                    single.wait_for_selector(bu.IDLE)
+                    x, y = spots_both[k]
+                    time.sleep(0.3)
+                    before = [bu.image_src(both, bu.DECODED_IMG), bu.image_src(both, DECODED_2)]
+                    start = time.perf_counter()
+                    bu.click_latent(both, x, y)
+                    both.wait_for_function(_BOTH_CHANGED, arg=[bu.DECODED_IMG, DECODED_2, *before],
+                                           polling="raf", timeout=30_000)
+                    both_ms.append((time.perf_counter() - start) * 1000.0)
+                    both.wait_for_selector(bu.IDLE)
+                return single_ms, both_ms
+            finally:
+                browser.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clicks", type=int, default=20, help="clicks of each kind")
     parser.add_argument("--slides", type=int, default=10, help="t-slider key presses")
     parser.add_argument("--baseline", action="store_true",
                         help="also time a minimal Streamlit app's button → image")
+    parser.add_argument("--compare", action="store_true",
+                        help="only time click → both images in compare mode against one model")
     args = parser.parse_args()
     reason = bu.browser_missing_reason()
     if reason:
         sys.exit(f"cannot run the browser benchmark: {reason}")
+    if args.compare:
+        single_ms, both_ms = compare_ms(args.clicks)
+        print(f"load average (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+              f"on {os.cpu_count()} CPUs")
+        print(_summary("click → image, one model", single_ms))
+        print(_summary("click → both images, two", both_ms))
+        if single_ms and both_ms:
+            print(f"{'ratio of medians':<28} {statistics.median(both_ms) / statistics.median(single_ms):.2f}×")
+        if args.baseline:
+            print(_summary("baseline button → image", baseline_ms(args.clicks)))
+        return
 
     with tempfile.TemporaryDirectory(prefix="bench-home-") as home, bu.chromium_page() as page:
         env = {"HOME": home}  # an empty disk cache for the first start, shared by the second
@@ -130,12 +196,12 @@ def main() -> None:
             empty_ms = []
             for k in range(min(args.clicks, len(spots))):
                 x, y = spots[k]
-                empty_ms.append(_timed_change(page, lambda: bu.click_latent(page, x, y), bu.DECODED_IMG))
+                empty_ms.append(_timed_change(page, functools.partial(bu.click_latent, page, x, y), bu.DECODED_IMG))
                 page.wait_for_selector(bu.IDLE)
 
             data_ms = []
-            for row, (x, y), _ in bu.isolated_data_points(page, args.clicks, min_gap_px=6.0):
-                data_ms.append(_timed_change(page, lambda: bu.click_latent(page, x, y), bu.DECODED_IMG))
+            for _row, (x, y), _ in bu.isolated_data_points(page, args.clicks, min_gap_px=6.0):
+                data_ms.append(_timed_change(page, functools.partial(bu.click_latent, page, x, y), bu.DECODED_IMG))
                 page.wait_for_selector(bu.IDLE)
 
             slide_ms = []
@@ -144,7 +210,7 @@ def main() -> None:
             t_input.focus()
             for k in range(args.slides):
                 key = "ArrowRight" if (k // 5) % 2 == 0 else "ArrowLeft"
-                slide_ms.append(_timed_change(page, lambda: page.keyboard.press(key), bu.FRAME_IMG))
+                slide_ms.append(_timed_change(page, functools.partial(page.keyboard.press, key), bu.FRAME_IMG))
                 page.wait_for_selector(bu.IDLE)
 
     print(f"load average (1, 5, 15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())} "

@@ -29,6 +29,19 @@ from vaeflow.flows.spec import FlowSpec  # noqa: E402
 from vaeflow.rendering import render_images  # noqa: E402
 
 
+class _Timed:
+    """Calls a renderer, keeping its outputs and summing its wall-clock and CPU seconds."""
+
+    def __init__(self, render):
+        self.render, self.parts, self.wall, self.cpu = render, [], 0.0, 0.0
+
+    def __call__(self, *args) -> None:
+        start, cpu = time.perf_counter(), time.process_time()
+        self.parts.append(self.render(*args))
+        self.wall += time.perf_counter() - start
+        self.cpu += time.process_time() - cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20000, help="pairs for the fast renderer")
@@ -43,19 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     render_images(a[:600], theta[:600], spec)  # compile once
     m = min(args.n_reference, args.n)
 
-    fast_parts, ref_parts, fast_s, ref_s, fast_cpu, ref_cpu = [], [], 0.0, 0.0, 0.0, 0.0
+    fast_timer, ref_timer = _Timed(render_images), _Timed(study_render_many)
     fast_cuts = np.linspace(0, args.n, args.rounds + 1).astype(int)
     ref_cuts = np.linspace(0, m, args.rounds + 1).astype(int)
     for r in range(args.rounds):
-        lo, hi = fast_cuts[r], fast_cuts[r + 1]
-        start, cpu = time.perf_counter(), time.process_time()
-        fast_parts.append(render_images(a[lo:hi], theta[lo:hi], spec))
-        fast_s, fast_cpu = fast_s + time.perf_counter() - start, fast_cpu + time.process_time() - cpu
-        lo, hi = ref_cuts[r], ref_cuts[r + 1]
-        start, cpu = time.perf_counter(), time.process_time()
-        ref_parts.append(study_render_many(a[lo:hi], theta[lo:hi], spec))
-        ref_s, ref_cpu = ref_s + time.perf_counter() - start, ref_cpu + time.process_time() - cpu
-    fast, ref = np.concatenate(fast_parts), np.concatenate(ref_parts)
+        fast_timer(a[fast_cuts[r] : fast_cuts[r + 1]], theta[fast_cuts[r] : fast_cuts[r + 1]], spec)
+        ref_timer(a[ref_cuts[r] : ref_cuts[r + 1]], theta[ref_cuts[r] : ref_cuts[r + 1]], spec)
+    fast, ref = np.concatenate(fast_timer.parts), np.concatenate(ref_timer.parts)
+    fast_s, fast_cpu, ref_s, ref_cpu = fast_timer.wall, fast_timer.cpu, ref_timer.wall, ref_timer.cpu
 
     fast_rate, ref_rate = args.n / fast_s, m / ref_s
     err = np.abs(fast[:m].astype(np.int16) - ref.astype(np.int16))

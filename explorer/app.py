@@ -1,4 +1,4 @@
-"""The vaeflow explorer: `streamlit run explorer/app.py` from the repository root.
+"""The vaeflow explorer: `streamlit run explorer/app.py` from the repository root, or `vaeflow app`.
 
 This file only routes: it sets the page config and runs one of three pages. Explore opens
 first because it is useful at once on the shipped pretrained model.

@@ -12,17 +12,19 @@ from __future__ import annotations
 import base64
 import dataclasses
 import gc
-import json
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 import vaeflow
+import vaeflow.rendering
 from explorer import heldout_store
+from explorer.decode_worker import DecodeWorker
 from explorer.runs_view import runs_dir
 from vaeflow import latent
 from vaeflow.models import PRETRAINED_DIR, load_model
+from vaeflow.training.provenance import DataSource, run_data_source
 
 PRETRAINED = "pretrained (default)"
 # The held-out set every model is drawn on: rendered with the model's own FlowSpec, from a
@@ -57,15 +59,24 @@ def _fingerprint(model_dir: Path) -> str:
     return "|".join(parts)
 
 
+def _runs_with_models() -> list[Path]:
+    """The run folders holding a final model, newest first."""
+    root = runs_dir()
+    if not root.is_dir():
+        return []
+    runs = [p.parent.parent for p in root.glob("*/model/config.json")]
+    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def model_names() -> list[str]:
+    """The names `model_refs` offers, without fingerprinting (cheap enough to poll)."""
+    return [PRETRAINED, *(p.name for p in _runs_with_models())]
+
+
 def model_refs() -> list[ModelRef]:
     """The pretrained default first, then every run with a final model, newest first."""
     refs = [ModelRef(PRETRAINED, str(PRETRAINED_DIR), _fingerprint(PRETRAINED_DIR))]
-    root = runs_dir()
-    if root.is_dir():
-        runs = [p.parent.parent for p in root.glob("*/model/config.json")]
-        runs.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        refs += [ModelRef(p.name, str(p), _fingerprint(p / "model")) for p in runs]
-    return refs
+    return refs + [ModelRef(p.name, str(p), _fingerprint(p / "model")) for p in _runs_with_models()]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
@@ -80,25 +91,29 @@ def get_model(ref: ModelRef):
     return model
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def get_decoder(ref: ModelRef) -> DecodeWorker:
+    """The model's decoder, compiled, behind the one thread that runs every decode of it.
+
+    Every session's decodes go through it (`decode(z)` like the model's), batched when they
+    coincide, so concurrent clicks do not each drive TensorFlow from their own script thread.
+    """
+    return DecodeWorker(latent.compiled_decode(get_model(ref)))
+
+
+def data_source(ref: ModelRef) -> "DataSource":
+    """What the model was trained on (`vaeflow.training.provenance.run_data_source`): its
+    spec, and warnings naming the file when the run's dataset is missing or was replaced."""
+    return run_data_source(PRETRAINED_DIR if ref.name == PRETRAINED else ref.path)
+
+
 def spec_for(ref: ModelRef) -> "vaeflow.FlowSpec":
-    """The FlowSpec the model was trained on: its run's dataset spec, else the default."""
-    if ref.name == PRETRAINED:
-        return vaeflow.FlowSpec()
-    try:
-        config = json.loads((Path(ref.path) / "config.json").read_text())
-        data = (config.get("train") or {}).get("data")
-        if data:
-            with np.load(data, allow_pickle=False) as npz:
-                return vaeflow.FlowSpec.from_dict(json.loads(str(npz["meta"][()]))["spec"])
-        if isinstance((config.get("train") or {}).get("spec"), dict):
-            return vaeflow.FlowSpec.from_dict(config["train"]["spec"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # a missing or foreign dataset file: fall back to the study's spec
-    return vaeflow.FlowSpec()
+    """The FlowSpec the model was trained on (see `data_source` for the warnings)."""
+    return data_source(ref).spec
 
 
-# Digest of the renderer's source at import: part of the held-out set's cache key.
-RENDERER_VERSION = heldout_store.renderer_version()
+# Part of the held-out set's cache key: images of another renderer are never reused.
+RENDERER_VERSION = vaeflow.rendering.RENDERER_VERSION
 
 
 def heldout_set(spec_json: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,22 +139,29 @@ def heldout_means(ref: ModelRef, spec_json: str, n: int, seed: int) -> np.ndarra
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
+def heldout_kl(ref: ModelRef, spec_json: str, n: int, seed: int) -> float:
+    """The mean KL(q(z | x) || N(0, I)) over the held-out set, nats per image."""
+    images, _ = heldout_set(spec_json, n, seed)
+    return float(np.mean(latent.posterior_kl(get_model(ref), images)))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
 def reconstructions(ref: ModelRef, spec_json: str, n: int, seed: int, rows: tuple[int, ...]) -> np.ndarray:
     """Decoded posterior means of held-out rows `rows`, uint8 (len(rows), S, S, 3)."""
     means = heldout_means(ref, spec_json, n, seed)
-    return latent.decode_uint8(get_model(ref), means[list(rows)])
+    return latent.decode_uint8(get_decoder(ref), means[list(rows)])
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
 def decode(ref: ModelRef, z: tuple[float, ...]) -> np.ndarray:
     """The decoded mean image of one latent vector, uint8 (S, S, 3)."""
-    return latent.decode_uint8(get_model(ref), np.asarray(z, dtype=np.float32))[0]
+    return latent.decode_uint8(get_decoder(ref), np.asarray(z, dtype=np.float32))[0]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def decode_path(ref: ModelRef, path: tuple[tuple[float, ...], ...]) -> np.ndarray:
     """Decoded mean images of a batch of latent vectors, uint8 (T, S, S, 3), in one call."""
-    return latent.decode_uint8(get_model(ref), np.asarray(path, dtype=np.float32))
+    return latent.decode_uint8(get_decoder(ref), np.asarray(path, dtype=np.float32))
 
 
 @st.cache_data(max_entries=16, show_spinner="Decoding the manifold map…")
@@ -152,7 +174,7 @@ def manifold_data_uri(
     from explorer.images import tile, to_png
 
     centres = latent.cell_centres(x_range, y_range, n)
-    images = latent.decode_uint8(get_model(ref), latent.embed_plane(centres, latent_dim, dims))
+    images = latent.decode_uint8(get_decoder(ref), latent.embed_plane(centres, latent_dim, dims))
     return "data:image/png;base64," + base64.b64encode(to_png(tile(images, n, pad=0))).decode("ascii")
 
 
@@ -175,8 +197,7 @@ def prior_density(ref: ModelRef, x_range: tuple[float, float], y_range: tuple[fl
 @st.cache_data(max_entries=16, show_spinner=False)
 def prior_samples(ref: ModelRef, n: int, seed: int) -> np.ndarray:
     """Decoded means of n draws z ~ model.prior() with the given seed, uint8 (n, S, S, 3)."""
-    model = get_model(ref)
-    return latent.decode_uint8(model, latent.prior_draws(model, n, seed))
+    return latent.decode_uint8(get_decoder(ref), latent.prior_draws(get_model(ref), n, seed))
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring the decoder against the true flows…")
@@ -190,5 +211,5 @@ def error_map(
     images_factors = heldout_set(spec_json, heldout_n, heldout_seed)
     means = heldout_means(ref, spec_json, heldout_n, heldout_seed)
     grid = latent.embed_plane(latent.cell_centres(x_range, y_range, n), latent_dim, dims)
-    return latent.error_map(get_model(ref), grid, means, images_factors[1],
+    return latent.error_map(get_decoder(ref), grid, means, images_factors[1],
                             vaeflow.FlowSpec.from_json(spec_json))

@@ -2,25 +2,22 @@
 
 File format and validation belong to `vaeflow` (`save_dataset`, `load_dataset`); this module
 only names files, keeps them inside the folder and describes them for the table.
-`VAEFLOW_DATA_DIR` overrides the folder (tests use it); the default is `data/` at the
-repository root, where the CLI writes too.
+The folder is `data/` in the user's workspace (`explorer.workspace`: `$VAEFLOW_DATA_DIR`, else
+`$VAEFLOW_HOME/data`, else `./data`, where the README's CLI commands write too).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 import vaeflow
+from explorer import workspace
 from vaeflow.datasets import read_header
-from vaeflow.io import atomic_path
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+from vaeflow.io import atomic_path, check_name
 
 
 def preview(n: int, seed: int, spec: "vaeflow.FlowSpec") -> tuple[np.ndarray, np.ndarray]:
@@ -31,11 +28,9 @@ def preview(n: int, seed: int, spec: "vaeflow.FlowSpec") -> tuple[np.ndarray, np
 
 
 def data_dir() -> Path:
-    """The datasets folder: `$VAEFLOW_DATA_DIR`, else `<repository>/data`."""
-    override = os.environ.get("VAEFLOW_DATA_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[1] / "data"
+    """The datasets folder: `$VAEFLOW_DATA_DIR`, else `data/` in the workspace
+    (`$VAEFLOW_HOME`, else the working directory); see `explorer.workspace`."""
+    return workspace.folder(workspace.DATA_VAR, "data")
 
 
 def dataset_path(name: str, folder: Path | None = None) -> Path:
@@ -49,12 +44,7 @@ def dataset_path(name: str, folder: Path | None = None) -> Path:
     stem = name.strip()
     if stem.lower().endswith(".npz"):
         stem = stem[:-4]
-    if not _NAME.match(stem) or ".." in stem:
-        raise ValueError(
-            f"name must be 1-64 letters, digits, '_', '.' or '-' and start with a letter or "
-            f"digit, got {name!r}"
-        )
-    return (folder or data_dir()) / f"{stem}.npz"
+    return (folder or data_dir()) / f"{check_name(stem, 'dataset name')}.npz"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The Explore page's held-out images on disk, so a fresh server need not render them again.
 
-One `.npz` per (renderer, spec, n, seed) in `cache_dir()`. The renderer's digest is part of
-the file name: a changed renderer never reuses old images, and writing a set deletes the
+One `.npz` per (renderer, spec, n, seed) in `cache_dir()`. The renderer's version
+(`vaeflow.rendering.RENDERER_VERSION`) is part of the file name: a changed renderer never reuses old images, and writing a set deletes the
 sets of every other renderer version and all but the newest `KEEP` of this one, so the
 folder stays a few files (~8 MB each for 2,000 images) however often the renderer changes.
 """
@@ -24,22 +24,6 @@ _PREFIX = "heldout-"
 def cache_dir() -> Path:
     """``$VAEFLOW_CACHE_DIR``, else ``~/.cache/vaeflow``."""
     return Path(os.environ.get("VAEFLOW_CACHE_DIR") or Path.home() / ".cache" / "vaeflow")
-
-
-def renderer_version(root: Path | None = None) -> str:
-    """A 16-hex-digit digest of the renderer's source files under `root` (default: vaeflow's).
-
-    Hashes rendering/*.py, datasets.py and flows/*.py, with their paths relative to `root`:
-    any edit to one of them gives a new digest.
-    """
-    root = Path(root) if root is not None else Path(vaeflow.__file__).resolve().parent
-    paths = sorted([root / "datasets.py", *root.glob("rendering/*.py"), *root.glob("flows/*.py")])
-    digest = hashlib.sha256()
-    for path in paths:
-        if path.is_file():
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
 
 
 def heldout_path(folder: Path, spec_json: str, n: int, seed: int, version: str) -> Path:

@@ -25,6 +25,8 @@ PATH_TRACE = "path"
 ENDPOINTS_TRACE = "endpoints"
 ISO_A_TRACE = "iso-a"
 ISO_THETA_TRACE = "iso-θ"
+T_TRACE = "t"
+MARK_TRACE = "mark"
 PRIOR_TRACE = "prior"
 _PRIOR_COLOUR = "#ffd166"
 _PRIOR_LEVELS = 8
@@ -50,8 +52,12 @@ def latent_map_figure(
     manifold: np.ndarray | str | None = None,
     iso_a: np.ndarray | None = None,
     iso_theta: np.ndarray | None = None,
+    iso_a_levels: Sequence[float] | None = None,
+    iso_theta_levels: Sequence[float] | None = None,
     path: np.ndarray | None = None,
     endpoints: Mapping[str, Sequence[float]] | None = None,
+    t_point: Sequence[float] | None = None,
+    marker: Sequence[float] | None = None,
     prior_density: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     grid_n: int = 60,
     axis_titles: tuple[str, str] = ("z₁", "z₂"),
@@ -68,15 +74,20 @@ def latent_map_figure(
             (see `vaeflow.latent.cell_centres`), drawn behind the points, or the same as a
             ``data:image/png;base64,…`` URI (cacheable: no re-encoding per figure); or None.
         iso_a, iso_theta: (n_curves, n_steps, 2) encoded iso-factor sweeps, or None.
+        iso_a_levels, iso_theta_levels: the fixed factor of each curve (n_curves,): each
+            curve is labelled with it ("a 1.2", "θ 0.79") at its end; None: no labels.
         path: (T, 2) interpolation path, or None.
         endpoints: label ("A", "B") -> (x, y) of interpolation endpoints set so far.
+        t_point: (x, y) of the current interpolation frame (a ring on the path), or None.
+        marker: (x, y) of a point carried from another model's map (a diamond), or None.
         prior_density: (xs (n,), ys (m,), density (m, n)) of the model's prior on the plane
             (`vaeflow.latent.prior_density_grid`), drawn as contour lines, or None.
         grid_n: side of the invisible click-catching grid.
 
     Returns:
         go.Figure whose traces are, in order: the dataset, then the prior's contours, iso-a,
-        iso-θ, path and endpoints (each only when given), and the click grid last.
+        iso-θ, their labels, path, t, endpoints and mark (each only when given), and the click
+        grid last. The axes have equal scales (a unit of z1 is as long as a unit of z2 on screen).
 
     Raises:
         ValueError: naming `xy`, `factors`, `colour_by` or `cyclic_scale`.
@@ -105,6 +116,10 @@ def latent_map_figure(
         figure.add_trace(_curves_trace(iso_a, ISO_A_TRACE, _ISO_A_COLOUR, "solid"))
     if iso_theta is not None:
         figure.add_trace(_curves_trace(iso_theta, ISO_THETA_TRACE, _ISO_THETA_COLOUR, "dash"))
+    for curves, levels, factor, colour in ((iso_a, iso_a_levels, "a", _ISO_A_COLOUR),
+                                           (iso_theta, iso_theta_levels, "θ", _ISO_THETA_COLOUR)):
+        if curves is not None and levels is not None:
+            figure.add_trace(_iso_labels_trace(curves, levels, factor, colour))
     if path is not None:
         path = np.asarray(path, dtype=np.float64)
         figure.add_trace(
@@ -113,6 +128,12 @@ def latent_map_figure(
                 line=dict(color="#ffffff", width=3), hoverinfo="skip", showlegend=False,
             )
         )
+    if t_point is not None:
+        figure.add_trace(go.Scattergl(
+            x=[float(t_point[0])], y=[float(t_point[1])], mode="markers", name=T_TRACE,
+            marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(color="#ffffff", width=2.5)),
+            hoverinfo="skip", showlegend=False, **_NEVER_DIMMED,
+        ))
     if endpoints:
         labels = list(endpoints)
         figure.add_trace(
@@ -125,6 +146,12 @@ def latent_map_figure(
                 hoverinfo="skip", showlegend=False, **_NEVER_DIMMED,
             )
         )
+    if marker is not None:
+        figure.add_trace(go.Scattergl(
+            x=[float(marker[0])], y=[float(marker[1])], mode="markers", name=MARK_TRACE,
+            marker=dict(size=15, symbol="diamond", color="#37e0ff", line=dict(color="#000000", width=2)),
+            hoverinfo="skip", showlegend=False, **_NEVER_DIMMED,
+        ))
     figure.add_trace(click_grid_trace(x_range, y_range, grid_n))
 
     if manifold is not None:
@@ -137,18 +164,46 @@ def latent_map_figure(
         )
     figure.update_layout(
         height=height,
-        margin=dict(l=50, r=10, t=10, b=40),
+        margin=dict(l=50, r=10, t=60, b=50),
         clickmode="event+select",
         dragmode="pan",
         hovermode="closest",
         # Keep zoom and pan across reruns: the figure is rebuilt, the view is the user's.
         uirevision="latent-map",
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0),
+        showlegend=False,  # the iso-curves carry labels; the caption says which is which
         plot_bgcolor="#0d0a09",
     )
-    figure.update_xaxes(range=list(x_range), title=axis_titles[0], showgrid=False, zeroline=False)
-    figure.update_yaxes(range=list(y_range), title=axis_titles[1], showgrid=False, zeroline=False)
+    # Equal scales, kept by shrinking the plot area (constrain="domain"), not by widening a
+    # range: the rectangle stays the one the manifold map and the click grid cover, and the
+    # map does not stretch when the colour bar comes or goes.
+    figure.update_xaxes(range=list(x_range), title=dict(text=axis_titles[0], standoff=6),
+                        showgrid=False, zeroline=False, automargin=True,
+                        constrain="domain")
+    figure.update_yaxes(range=list(y_range), title=axis_titles[1], showgrid=False, zeroline=False,
+                        scaleanchor="x", scaleratio=1.0, constrain="domain",
+                        constraintoward="top")
     return figure
+
+
+def _iso_labels_trace(curves: np.ndarray, levels: Sequence[float], factor: str, colour: str) -> go.Scatter:
+    """Each curve's fixed factor ("a 1.20", "θ 0.79") written at its last point."""
+    curves = np.asarray(curves, dtype=np.float64)
+    if len(levels) != len(curves):
+        raise ValueError(f"{len(levels)} iso-{factor} levels for {len(curves)} curves")
+    font = dict(color=colour)
+    return go.Scatter(
+        x=curves[:, -1, 0].tolist(), y=curves[:, -1, 1].tolist(),
+        text=[f"{factor} {level:.2f}" for level in levels], mode="text",
+        textposition="middle right", textfont=dict(color=colour, size=11),
+        name=f"iso-{factor} labels", hoverinfo="skip", showlegend=False,
+        selected=dict(textfont=font), unselected=dict(textfont=font),
+    )
+
+
+# Above the plot, left half (the error map's bar has the right half): a bar at the side would
+# take width from the map, and the map would change size when colouring by "none".
+_POINTS_COLOURBAR = dict(orientation="h", thickness=10, x=0.0, xanchor="left", y=1.0,
+                         yanchor="bottom", len=0.45, ypad=4)
 
 
 def _dataset_trace(
@@ -162,11 +217,11 @@ def _dataset_trace(
     marker: dict = dict(size=6, opacity=opacity, line=dict(width=0.5, color="rgba(0,0,0,0.6)"))
     if colour_by == "a":
         marker.update(color=factors[:, 0].tolist(), colorscale=A_SCALE, showscale=True,
-                      colorbar=dict(title="a", thickness=12))
+                      colorbar=_POINTS_COLOURBAR | dict(title=dict(text="a", side="top")))
     elif colour_by == "θ":
         marker.update(color=factors[:, 1].tolist(), colorscale=cyclic_scale, showscale=True,
                       cmin=float(theta_range[0]), cmax=float(theta_range[1]),
-                      colorbar=dict(title="θ", thickness=12))
+                      colorbar=_POINTS_COLOURBAR | dict(title=dict(text="θ", side="top")))
     else:
         marker.update(color="rgba(255, 200, 120, 0.85)")
     n = xy.shape[0]
@@ -259,11 +314,10 @@ def add_error_heatmap(
         colorscale=_ERROR_SCALE, zmin=float(decades[0]), zmax=float(max(decades[-1], decades[0] + 1)),
         # Clicks belong to the points and the click grid above; the heatmap never takes them.
         hoverinfo="skip", showlegend=False,
-        # Above the plot, right half: the points' colour bar has the right side, the
-        # iso-curves' legend the top left.
+        # Above the plot, right half: the points' colour bar has the left half.
         colorbar=dict(
             title=dict(text="decode error (nats)", side="top"), orientation="h", thickness=10,
-            x=1.0, xanchor="right", y=1.0, yanchor="bottom", len=0.5, ypad=4,
+            x=1.0, xanchor="right", y=1.0, yanchor="bottom", len=0.45, ypad=4,
             tickvals=decades.tolist(), ticktext=[f"{10 ** d:g}" for d in decades],
         ),
     )

@@ -7,11 +7,11 @@ The run directories are the only state (so a reload or a second tab finds the sa
 from __future__ import annotations
 
 import datetime
-import os
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from explorer import workspace
 from explorer.training_plots import best_val_elbo
 
 STATE_BADGES = {"running": ":orange-badge[running]", "done": ":green-badge[done]",
@@ -23,11 +23,9 @@ _NOISE = ("I0000 ", "W0000 ", "E0000 ", "WARNING: All log messages before absl")
 
 
 def runs_dir() -> Path:
-    """The runs folder: `$VAEFLOW_RUNS_DIR`, else `<repository>/runs` (where the CLI writes)."""
-    override = os.environ.get("VAEFLOW_RUNS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[1] / "runs"
+    """The runs folder: `$VAEFLOW_RUNS_DIR`, else `runs/` in the workspace
+    (`$VAEFLOW_HOME`, else the working directory); see `explorer.workspace`."""
+    return workspace.folder(workspace.RUNS_VAR, "runs")
 
 
 def new_run_name(now: float | None = None) -> str:
@@ -79,9 +77,14 @@ def steps_per_epoch_estimate(train_config: Mapping[str, Any], n_images: int | No
         return None
     if train_config.get("stream"):
         return max(1, int(train_config.get("stream_epoch_size", 0)) // batch)
-    if not n_images:
+    if not n_images or n_images < 2:
         return None
-    n_train = n_images - int(round(n_images * float(train_config.get("val_fraction", 0.1))))
+    from vaeflow.datasets import split_sizes  # the trainer's own rule (imports TensorFlow)
+
+    try:
+        n_train, _ = split_sizes(n_images, train_config.get("val_fraction", 0.1))
+    except ValueError:  # a damaged config: no estimate rather than a broken page
+        return None
     return max(1, n_train // batch)
 
 

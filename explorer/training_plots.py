@@ -13,7 +13,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-TERMS = ("loss", "reconstruction", "kl")
+from vaeflow.models import TERMS
+
 TERM_TITLES = {
     "loss": "loss = recon. + β·KL",
     "reconstruction": "reconstruction NLL",

@@ -37,7 +37,8 @@ class ViewState:
         colour_by: one of COLOUR_BY; cyclic_scale: one of CYCLIC_SCALES.
         manifold, iso: the two map toggles.
         axes: the plotted latent axes, 0-based (x, y), distinct.
-        z: the clicked point; a, b: the interpolation endpoints.
+        z: the clicked point; z_on: the map it was clicked on (0: the model's, 1: the
+            compared model's); a, b: the interpolation endpoints (on the model's map).
         t: the interpolation parameter in [0, 1]; method: one of METHODS.
         frames: frames in the strip, within FRAMES_RANGE.
     """
@@ -50,6 +51,7 @@ class ViewState:
     iso: bool = False
     axes: tuple[int, int] = (0, 1)
     z: Point | None = None
+    z_on: int = 0
     a: Point | None = None
     b: Point | None = None
     t: float = 0.5
@@ -103,6 +105,7 @@ def to_query(view: ViewState) -> dict[str, str]:
         "iso": "1" if view.iso else "0",
         "axes": f"z{view.axes[0] + 1},z{view.axes[1] + 1}",
         "z": None if view.z is None else format_point(view.z),
+        "zmap": "2" if (view.z_on == 1 and view.z is not None) else None,
         "A": None if view.a is None else format_point(view.a),
         "B": None if view.b is None else format_point(view.b),
         "t": _number(view.t),
@@ -182,6 +185,11 @@ def parse_view(
     def point(text: str) -> Point:
         return parse_point(text, n_rows)
 
+    def z_map(text: str) -> int:
+        if text not in ("1", "2"):
+            raise ValueError("expected 1 or 2")
+        return int(text) - 1
+
     def t_value(text: str) -> float:
         t = float(text)
         if not 0.0 <= t <= 1.0:  # NaN fails too
@@ -201,6 +209,7 @@ def parse_view(
     check("iso", "iso", flag)
     check("axes", "axes", axes)
     check("z", "z", point)
+    check("zmap", "z_on", z_map)
     check("A", "a", point)
     check("B", "b", point)
     check("t", "t", t_value)
@@ -208,6 +217,9 @@ def parse_view(
     check("frames", "frames", frames)
     if fields.get("compare") is not None and fields.get("compare") == fields.get("model", models[0] if models else None):
         problems.append(f'vs = "{fields.pop("compare")}": the same model as the first')
+    if fields.get("z_on") == 1 and fields.get("compare") is None:
+        fields.pop("z_on")  # a point of a second map that is not there
+        problems.append('zmap = "2": no model to compare with')
     return dataclasses.replace(DEFAULT, **fields), problems
 
 

@@ -18,3 +18,11 @@ def _private_heldout_cache(tmp_path_factory):
         os.environ.pop("VAEFLOW_CACHE_DIR", None)
     else:
         os.environ["VAEFLOW_CACHE_DIR"] = previous
+
+
+def pytest_collection_modifyitems(items):
+    # A browser test starts a Streamlit server that imports TensorFlow: it is slow as well, so
+    # the quick run `-m "not slow"` leaves it out whether or not it also says "not browser".
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)

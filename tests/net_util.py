@@ -37,3 +37,27 @@ def listen_addresses(port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Add
 def exposed(addresses) -> list[str]:
     """The addresses in `addresses` that other machines could reach (not loopback)."""
     return sorted(str(a) for a in addresses if not a.is_loopback)
+
+
+def machine_addresses() -> set[ipaddress.IPv4Address]:
+    """This machine's own IPv4 addresses (loopback included), from the kernel's routing table."""
+    path = Path("/proc/net/fib_trie")
+    if not path.is_file():
+        return set()
+    lines = path.read_text().splitlines()
+    found = set()
+    for previous, line in zip(lines, lines[1:]):
+        if line.strip() == "/32 host LOCAL":
+            found.add(ipaddress.ip_address(previous.split("--")[-1].strip()))
+    return found
+
+
+def accepts(address, port: int, timeout_s: float = 2.0) -> bool:
+    """Whether a TCP connection to `address`:`port` succeeds."""
+    import socket
+
+    try:
+        with socket.create_connection((str(address), port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False

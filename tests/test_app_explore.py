@@ -167,7 +167,7 @@ def _page_on_a_fresh_model(monkeypatch, tmp_path, latent_dim: int) -> AppTest:
 
 def test_a_one_dimensional_latent_gets_a_message_and_still_samples(monkeypatch, tmp_path):
     at = _page_on_a_fresh_model(monkeypatch, tmp_path, latent_dim=1)
-    assert "1-D latent" in at.warning[0].value
+    assert any("1-D latent" in w.value for w in at.warning)
     assert _image_with_caption(at, "16 decodes of z ~ N(0, I)").value
 
 
@@ -178,6 +178,10 @@ def test_a_larger_latent_is_drawn_on_two_chosen_axes(monkeypatch, tmp_path):
     assert not at.exception and not at.error
     assert _trace(at, DATA_TRACE)["y"] != before
     assert _figure(at)["layout"]["yaxis"]["title"]["text"] == "z3"
+
+
+def _link_warnings(at) -> list[str]:
+    return [w.value for w in at.warning if "link" in w.value]
 
 
 def _page_with_link(monkeypatch, tiny_model_dir, tmp_path, query: dict) -> AppTest:
@@ -195,7 +199,7 @@ def test_a_link_opens_its_view(monkeypatch, tiny_model_dir, tmp_path):
     at = _page_with_link(monkeypatch, tiny_model_dir, tmp_path, {
         "model": cache.PRETRAINED, "colour": "a", "manifold": "0", "z": "0.5,-0.25", "A": "7",
         "B": "1.5,1", "t": "0.9", "path": "spherical", "frames": "12"})
-    assert not at.warning
+    assert not _link_warnings(at)
     assert at.selectbox(key="explore_colour_by").value == "a"
     assert not _figure(at)["layout"].get("images")  # the manifold map is off
     assert "z = (+0.50, -0.25)" in _image_with_caption(at, "decoded z = ").captions[0]
@@ -211,15 +215,15 @@ def test_a_link_opens_its_view(monkeypatch, tiny_model_dir, tmp_path):
 def test_a_bad_link_opens_the_defaults_with_one_warning(monkeypatch, tiny_model_dir, tmp_path):
     at = _page_with_link(monkeypatch, tiny_model_dir, tmp_path,
                          {"model": "deleted-run", "z": "abc", "t": "7", "colour": "a"})
-    assert len(at.warning) == 1
+    (warning,) = _link_warnings(at)
     for name in ("model", "z", "t"):
-        assert f'{name} = "' in at.warning[0].value
+        assert f'{name} = "' in warning
     assert at.selectbox(key="explore_model").value == cache.PRETRAINED
     assert at.slider(key="explore_t").value == 0.5
     assert at.selectbox(key="explore_colour_by").value == "a"  # the good part still counts
     assert _image_with_caption(at, "decoded prior mean").value
     at.slider(key="explore_t").set_value(0.6).run()
-    assert not at.warning  # said once
+    assert not _link_warnings(at)  # said once
 
 
 def test_the_link_follows_the_view(app):
@@ -253,12 +257,93 @@ def test_the_view_survives_a_visit_to_another_page(monkeypatch, tiny_model_dir, 
     at.switch_page("views/train.py").run()
     assert not at.exception
     at.switch_page("views/explore.py").run()
-    assert not at.exception and not at.warning
+    assert not at.exception and not _link_warnings(at)
     assert at.selectbox(key="explore_model").value == "tiny-run"
     assert at.selectbox(key="explore_colour_by").value == "none"
     assert at.toggle(key="explore_iso").value is True
     assert at.session_state["explore_A"]["index"] == 5 and at.number_input(key="explore_row_A").value == 5
     assert at.slider(key="explore_t").value == 0.8
+
+
+def test_cyclic_scale_is_only_offered_when_colouring_by_theta(app):
+    assert not app.selectbox(key="explore_cyclic_scale").disabled
+    for colour in ("a", "none"):
+        app.selectbox(key="explore_colour_by").set_value(colour).run()
+        assert app.selectbox(key="explore_cyclic_scale").disabled
+    app.selectbox(key="explore_colour_by").set_value("θ").run()
+    assert not app.selectbox(key="explore_cyclic_scale").disabled
+
+
+def test_the_path_marks_t_and_the_iso_curves_are_labelled(app):
+    app.toggle(key="explore_iso").set_value(True).run()
+    labels = _trace(app, "iso-a labels")
+    assert labels["text"] and all(text.startswith("a ") for text in labels["text"])
+    assert all(text.startswith("θ ") for text in _trace(app, "iso-θ labels")["text"])
+    t_mark = _trace(app, "t")
+    path = _trace(app, "path")
+    assert t_mark["x"][0] == pytest.approx(path["x"][0] + 0.5 * (path["x"][-1] - path["x"][0]), abs=1e-6)
+    app.slider(key="explore_t").set_value(1.0).run()
+    assert _trace(app, "t")["x"][0] == pytest.approx(path["x"][-1], abs=1e-6)
+
+
+def test_an_untrained_model_is_called_collapsed(app):
+    assert any("has collapsed" in w.value and cache.PRETRAINED in w.value for w in app.warning)
+
+
+def _compare_page(monkeypatch, tiny_model_dir, tmp_path) -> AppTest:
+
+    import keras
+
+    from vaeflow.models import VAE, ModelConfig, save_model
+
+    runs = tmp_path / "runs"
+    keras.utils.set_random_seed(1)  # another model than the default one
+    save_model(VAE(ModelConfig()), runs / "other-run" / "model")
+    (runs / "other-run" / "config.json").write_text('{"train": {"data": null, "stream": true}, "model": {}}')
+    monkeypatch.setattr(cache, "PRETRAINED_DIR", tiny_model_dir)
+    monkeypatch.setattr(cache, "HELDOUT_SIZE", 150)
+    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(runs))
+    at = AppTest.from_file(str(PAGE), default_timeout=240)
+    at.run()
+    at.selectbox(key="explore_compare").set_value("other-run").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_compare_mode_shows_two_maps_two_decodes_and_two_strips(monkeypatch, tiny_model_dir, tmp_path):
+    at = _compare_page(monkeypatch, tiny_model_dir, tmp_path)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(charts) == 2
+    first, second = ([t for t in c["data"] if t.get("name") == DATA_TRACE][0] for c in charts)
+    assert first["x"] != second["x"]  # each model's own encodings
+    captions = [i.captions[0] for i in at.get("image") if i.captions]
+    assert any(c.startswith(f"{cache.PRETRAINED} · prior mean") for c in captions)
+    assert any(c.startswith("other-run · prior mean") for c in captions)
+    assert sum("frames from A" in c for c in captions) == 2
+    assert sum(c.startswith(("other-run · t = 0.50", f"{cache.PRETRAINED} · t = 0.50")) for c in captions) == 2
+    # the same two held-out images are interpolated in both: the second path starts at A's
+    # encoding by the other model
+    a_row = at.session_state["explore_A"]["index"]
+    second_path = [t for t in charts[1]["data"] if t.get("name") == "path"][0]
+    assert second_path["x"][0] == pytest.approx(second["x"][a_row], abs=1e-4)
+    assert at.query_params["vs"] == "other-run"
+
+
+def test_a_compare_link_marks_the_carried_point_on_the_other_map(monkeypatch, tiny_model_dir, tmp_path):
+    at = _compare_page(monkeypatch, tiny_model_dir, tmp_path)
+    link = dict(at.query_params)
+    fresh = AppTest.from_file(str(PAGE), default_timeout=240)
+    fresh.query_params.update({**link, "z": "17", "zmap": "2"})  # row 17 clicked on the second map
+    fresh.run()
+    assert not fresh.exception and not _link_warnings(fresh)
+    first, second = (json.loads(c.proto.spec) for c in fresh.get("plotly_chart"))
+    mark = [t for t in first["data"] if t.get("name") == "mark"][0]
+    dataset = [t for t in first["data"] if t.get("name") == DATA_TRACE][0]
+    assert (mark["x"][0], mark["y"][0]) == pytest.approx((dataset["x"][17], dataset["y"][17]), abs=1e-4)
+    assert not [t for t in second["data"] if t.get("name") == "mark"]
+    captions = [i.captions[0] for i in fresh.get("image") if i.captions]
+    assert any(c.startswith("other-run · clicked · #17") for c in captions)
+    assert any(c.startswith(f"{cache.PRETRAINED} · nearest image ◇ · #17") for c in captions)
 
 
 def test_error_map_toggle_draws_the_heatmap_and_the_clicked_cells_images(app):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from browser_util import APP, REPO, free_port, wait_healthy
-from net_util import exposed, listen_addresses
+from net_util import accepts, exposed, listen_addresses, machine_addresses
 
 pytestmark = pytest.mark.skipif(not os.path.isfile("/proc/net/tcp"), reason="reads Linux's /proc/net/tcp")
 
@@ -41,7 +41,10 @@ def test_streamlit_run_from_the_checkout_listens_on_loopback_only():
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", str(APP.relative_to(REPO)),
                "--server.port", str(port), "--server.headless", "true"]
+    others = [a for a in machine_addresses() if not a.is_loopback]
     with running(command, port, cwd=REPO):
         addresses = listen_addresses(port)
+        reachable = [str(a) for a in others if accepts(a, port)]
     assert addresses, f"nothing listens on port {port}"
-    assert exposed(addresses) == [], f"reachable from other machines on {exposed(addresses)}"
+    assert exposed(addresses) == [], f"listening on {exposed(addresses)}"
+    assert reachable == [], f"accepts connections on this machine's address {reachable}"

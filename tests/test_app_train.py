@@ -67,6 +67,7 @@ def test_the_split_seed_chosen_on_the_dataset_page_is_the_train_pages_default(pa
     assert not page.exception
 
 
+@pytest.mark.slow
 def test_start_refuse_watch_and_stop_a_tiny_run(page, dirs):
     data, runs = dirs
     page.selectbox(key="train.data").set_value(str(data / "tiny.npz"))

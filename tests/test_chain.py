@@ -95,14 +95,16 @@ def test_bad_factors_are_value_errors_naming_the_argument(a, theta, field):
         flow_distribution(a, theta)
 
 
-def test_isotropic_base_is_the_diagonal_normal():
-    from vaeflow.flows.chain import IsotropicNormal2D
+def test_the_base_is_an_isotropic_normal_with_the_specs_scale():
+    from vaeflow.flows.chain import base_distribution
 
-    base = IsotropicNormal2D(tf.constant([0.3, 1.7], tf.float64))
-    reference = tfd.MultivariateNormalDiag(scale_diag=tf.constant([[0.3, 0.3], [1.7, 1.7]], tf.float64))
-    x = np.random.default_rng(2).normal(size=(50, 2, 2))
-    np.testing.assert_allclose(base.log_prob(x).numpy(), reference.log_prob(x).numpy(), rtol=1e-12)
-    z = base.sample(20000, seed=3).numpy()
-    assert z.shape == (20000, 2, 2)
-    np.testing.assert_allclose(z.std(axis=0), [[0.3, 0.3], [1.7, 1.7]], rtol=0.03)
-    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=0.05)
+    spec = FlowSpec(base_scale=0.7)
+    base = base_distribution(3, spec, tf.float64)
+    assert base.batch_shape == [3] and base.event_shape == [2]
+    z = np.random.default_rng(2).normal(size=(50, 3, 2))
+    expected = -0.5 * (z**2).sum(axis=-1) / 0.49 - np.log(2 * np.pi * 0.49)
+    np.testing.assert_allclose(base.log_prob(z).numpy(), expected, rtol=1e-12)
+    draws = base.sample(20000, seed=3).numpy()
+    assert draws.shape == (20000, 3, 2)
+    np.testing.assert_allclose(draws.std(axis=0), 0.7, rtol=0.03)
+    np.testing.assert_allclose(draws.mean(axis=0), 0.0, atol=0.05)

@@ -3,7 +3,6 @@ no traceback, and nothing written."""
 
 from __future__ import annotations
 
-import json
 import zipfile
 
 import numpy as np

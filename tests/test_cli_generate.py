@@ -54,6 +54,7 @@ def test_malformed_flags_are_argparse_errors(tmp_path):
     assert info.value.code == 2
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs_end_to_end(tmp_path):
     out = tmp_path / "flow.npz"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

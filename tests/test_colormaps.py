@@ -49,7 +49,12 @@ def test_index_rule_equals_matplotlibs_lookup():
     np.testing.assert_array_equal(colormap_table("hot")[colormap_index(x)], colormaps["hot"](x)[:, :3])
 
 
-def test_spec_offers_exactly_the_paintable_maps():
-    assert FlowSpec.cmaps() == CMAPS
+def test_flowspec_accepts_exactly_the_maps_the_renderer_paints():
+    for name in FlowSpec.cmaps():
+        assert colormap_bytes(FlowSpec(cmap=name).cmap).shape == (256, 3)
+    # a map matplotlib knows but the renderer does not paint is refused where a spec is made
+    assert "jet" in colormaps
+    with pytest.raises(ValueError, match="cmap"):
+        FlowSpec(cmap="jet")
     with pytest.raises(ValueError, match="cmap"):
         colormap_bytes("jet")

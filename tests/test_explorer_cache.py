@@ -40,18 +40,17 @@ def test_fingerprint_changes_when_the_weights_change(monkeypatch, tmp_path):
 def test_a_run_is_drawn_with_the_spec_of_its_dataset(tmp_path):
     spec = vaeflow.FlowSpec(a_mean=1.5, cmap="viridis")
     data = tmp_path / "d.npz"
-    meta = json.dumps({"format": "vaeflow.dataset", "version": 1, "seed": 0, "spec": spec.to_dict()})
-    np.savez(data, images=np.zeros((1, 36, 36, 3), np.uint8), factors=np.zeros((1, 2), np.float32),
-             meta=np.array(meta))
+    vaeflow.save_dataset(vaeflow.FlowDataset(np.zeros((1, 36, 36, 3), np.uint8),
+                                             np.zeros((1, 2), np.float32), spec, seed=0), data)
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps({"train": {"data": str(data)}, "model": {}}))
     ref = cache.ModelRef("run", str(run), "")
     assert cache.spec_for(ref) == spec
-    # a missing dataset file falls back to the study's spec rather than failing the page
+    # a missing dataset file: the study's spec, with a warning that names the file
     (run / "config.json").write_text(json.dumps({"train": {"data": str(tmp_path / "gone.npz")}}))
-    assert cache.spec_for(ref) == vaeflow.FlowSpec()
-
+    source = cache.data_source(ref)
+    assert source.spec == vaeflow.FlowSpec() and "gone.npz" in source.warnings[0]
 
 
 def test_prior_samples_are_the_metrics_prior_samples_in_uint8(tmp_path):

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from vaeflow.io import atomic_path, write_json_atomic
+from vaeflow.io import atomic_directory, atomic_path, check_format, check_name, write_json_atomic
 
 
 def test_json_round_trip_leaves_only_the_file(tmp_path):
@@ -37,3 +37,47 @@ def test_new_files_get_the_umask_mode_and_old_files_keep_theirs(tmp_path):
         assert new.stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(umask)
+
+
+def test_a_directory_swap_gives_the_new_contents_or_keeps_the_old(tmp_path):
+    target = tmp_path / "model"
+    with atomic_directory(target) as staging:
+        (staging / "weights").write_text("one")
+    assert (target / "weights").read_text() == "one"
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as staging:
+            (staging / "weights").write_text("tw")
+            raise RuntimeError("crash mid-write")
+    assert os.listdir(target) == ["weights"] and (target / "weights").read_text() == "one"
+    (tmp_path / ".model.old").mkdir()  # left by a crash between the two renames
+    with atomic_directory(target) as staging:
+        (staging / "config").write_text("two")
+    assert os.listdir(target) == ["config"]  # replaced, not merged
+    assert os.listdir(tmp_path) == ["model"]  # no staging, no .old
+
+
+@pytest.mark.parametrize("name", ["a", "run-1.b_2", "9" * 64])
+def test_safe_names_pass(name):
+    assert check_name(name, "run name") == name
+
+
+@pytest.mark.parametrize("name", ["", ".hidden", "-x", "a/b", "a..b", "x" * 65, "caf\u00e9", None, "a\n"])
+def test_unsafe_names_are_value_errors_naming_what_they_name(name):
+    with pytest.raises(ValueError, match="dataset name"):
+        check_name(name, "dataset name")
+
+
+@pytest.mark.parametrize("header, problem", [
+    ({"format": "other", "version": 1}, "format must be 'vaeflow.x', got 'other'"),
+    ({"version": 1}, "format must be 'vaeflow.x', got None"),
+    (["not", "a", "dict"], "format must be"),
+    ({"format": "vaeflow.x", "version": 2}, "version 2 is not supported"),
+])
+def test_a_foreign_or_future_header_is_refused_naming_its_source(header, problem):
+    class FileError(ValueError):
+        pass
+
+    with pytest.raises(FileError, match=f"^f.npz meta: {problem}"):
+        check_format(header, "vaeflow.x", 1, "f.npz meta", FileError)
+    assert check_format({"format": "vaeflow.x", "version": 1, "k": 0}, "vaeflow.x", 1, "f") == {
+        "format": "vaeflow.x", "version": 1, "k": 0}

@@ -39,6 +39,7 @@ def runner(tmp_path):
         runner.stop(name, timeout=20)
 
 
+@pytest.mark.slow
 def test_launch_watch_refuse_stop_resume_and_crash(runner, tmp_path):
     data = small_dataset(tmp_path / "flow.npz")
     config = TrainConfig(epochs=10_000, batch_size=32, steps_per_window=1, seed=0)

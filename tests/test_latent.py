@@ -165,3 +165,34 @@ def test_prior_draws_are_standard_normal_and_seeded():
         latent.prior_draws(model, 0, seed=0)
     with pytest.raises(ValueError, match="seed"):
         latent.prior_draws(model, 5, seed=-1)
+
+
+def test_posterior_kl_is_the_analytic_kl_and_tells_a_collapsed_model_from_a_trained_one():
+    import keras
+
+    import vaeflow
+    from vaeflow.models import VAE, ModelConfig
+
+    images = vaeflow.generate_dataset(96, seed=5).images
+    trained = vaeflow.load_model()
+    kl = latent.posterior_kl(trained, images, batch_size=40)
+    loc, scale_tril = trained.posterior_params(images.astype(np.float32) / 255.0)
+    np.testing.assert_allclose(kl, np.asarray(VAE.kl(loc, scale_tril)), rtol=1e-4, atol=1e-4)
+    keras.utils.set_random_seed(0)
+    untrained = VAE(ModelConfig())  # its posterior is about the prior: nothing is encoded
+    assert float(np.mean(latent.posterior_kl(untrained, images))) < 1.0 < float(np.mean(kl))
+
+
+def test_compiled_decode_gives_the_models_images_for_any_batch_size():
+    import keras
+
+    from vaeflow.models import VAE, ModelConfig
+
+    keras.utils.set_random_seed(0)
+    model = VAE(ModelConfig())
+    decode = latent.compiled_decode(model)
+    for n in (1, 5):
+        z = np.random.default_rng(n).normal(size=(n, 2)).astype(np.float32)
+        images = decode(z)
+        assert isinstance(images, np.ndarray) and images.shape == (n, 36, 36, 3)
+        np.testing.assert_allclose(images, model.decode(z).numpy(), atol=1e-5)

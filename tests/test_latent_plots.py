@@ -100,7 +100,7 @@ def test_error_heatmap_sits_behind_everything_with_each_cell_where_it_belongs():
     assert numbers[ERROR_MAP_TRACE] == 0 and numbers[GRID_TRACE] == len(figure.data) - 1
     assert not figure.layout.images
     heat = figure.data[0]
-    for cell, (x, y) in enumerate(cell_centres(RANGES["x_range"], RANGES["y_range"], n)):
+    for x, y in cell_centres(RANGES["x_range"], RANGES["y_range"], n):
         i, j = list(heat.y).index(pytest.approx(y)), list(heat.x).index(pytest.approx(x))
         assert 10 ** heat.z[i][j] == pytest.approx(errors[cell_index((x, y), **RANGES, n=n)], rel=1e-3)
     # the bar is labelled in nats at whole decades

@@ -80,18 +80,29 @@ def test_shapes_and_ranges(config: ModelConfig) -> None:
     assert model.iwae_bound(x, 4, seed=0).shape == (3,)
 
 
-def test_posterior_scale_is_positive_and_robust_to_extreme_encoder_outputs(model: VAE) -> None:
+@pytest.mark.parametrize("raw", [-1e4, 1e4])
+def test_posterior_stays_finite_and_positive_definite_for_extreme_encoder_outputs(raw: float) -> None:
+    # The encoder's last layer is set to output `raw` for every entry of the Cholesky factor:
+    # -1e4 drives the diagonal to its floor (min_scale), +1e4 to a huge but finite scale.
+    model = VAE(ModelConfig())
+    head = model.encoder.layers[-1]
+    L = model.config.latent_dim
+    head.kernel.assign(tf.zeros_like(head.kernel))
+    head.bias.assign(tf.constant([0.0] * L + [raw] * (posterior_params_size(L) - L)))
     x = _images(4)
-    params = model.encoder(x)
-    huge = tf.concat([params[:, :2], tf.fill([4, posterior_params_size(2) - 2], -1e4)], axis=1)
-    loc, raw = huge[:, :2], huge[:, 2:]
-    tril = tfp.math.fill_triangular(raw)
-    diag = tf.nn.softplus(tf.linalg.diag_part(tril)) + model.config.min_scale
-    assert np.all(diag.numpy() > 0)
-    _, scale_tril = model.posterior_params(x)
-    assert np.all(np.diagonal(scale_tril.numpy(), axis1=1, axis2=2) >= model.config.min_scale)
-    assert np.all(np.triu(scale_tril.numpy(), k=1) == 0)
-    assert np.all(np.isfinite(VAE.kl(loc, tf.linalg.set_diag(tril, diag)).numpy()))
+    loc, scale_tril = model.posterior_params(x)
+    tril = scale_tril.numpy()
+    diag = np.diagonal(tril, axis1=1, axis2=2)
+    assert np.all(np.isfinite(tril)) and np.all(np.triu(tril, k=1) == 0)
+    assert np.all(diag >= model.config.min_scale)
+    if raw < 0:
+        np.testing.assert_allclose(diag, model.config.min_scale, rtol=1e-3)
+    q = model.encode(x)
+    z = q.sample(seed=tf.constant([3, 4]))
+    assert np.all(np.isfinite(q.log_prob(z).numpy()))
+    assert np.all(np.isfinite(VAE.kl(loc, scale_tril).numpy()))
+    terms = model.elbo_terms(x, seed=tf.constant([1, 2]))
+    assert all(np.isfinite(t.numpy()) for t in terms.values())
 
 
 def test_analytic_kl_matches_tfp_and_monte_carlo() -> None:
@@ -236,7 +247,6 @@ def test_save_then_load_gives_the_same_outputs_and_config(tmp_path) -> None:
 def test_float16_weights_halve_the_file_and_load_back_as_float32(tmp_path) -> None:
     keras.utils.set_random_seed(1)
     model = VAE(ModelConfig())
-    x = _images(4)
     full = save_model(model, tmp_path / "full")
     half = save_model(model, tmp_path / "half", weights_dtype="float16")
     size = lambda d: (d / "weights.npz").stat().st_size
@@ -264,7 +274,7 @@ def test_corrupted_foreign_or_mismatched_checkpoints_are_clear_errors(tmp_path) 
     (directory / "weights.npz").write_bytes(weights)
     header = json.loads((directory / "config.json").read_text())
     (directory / "config.json").write_text(json.dumps({**header, "format": "other"}))
-    with pytest.raises(ValueError, match="not a vaeflow.model config"):
+    with pytest.raises(ValueError, match="format must be 'vaeflow.model'"):
         load_model(directory)
 
     (directory / "config.json").write_text("{not json")

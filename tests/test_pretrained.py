@@ -1,9 +1,8 @@
-"""The shipped pretrained default: size, load time, interface, and that its metrics hold up."""
+"""The shipped pretrained default: size, interface, and that its metrics hold up."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -34,11 +33,8 @@ def test_pretrained_files_are_small_and_complete() -> None:
     assert size <= 10 * 2**20, f"pretrained/ is {size / 2**20:.1f} MB"
 
 
-def test_load_model_without_a_path_gives_the_bernoulli_default_quickly() -> None:
-    start = time.perf_counter()
+def test_load_model_without_a_path_gives_the_bernoulli_default() -> None:
     model = load_model()
-    seconds = time.perf_counter() - start
-    assert seconds < 2.0, f"load_model() took {seconds:.2f} s"
     assert model.config.preset == "default" and model.config.likelihood == "bernoulli"
     assert model.config.latent_dim == 2 and model.config.image_size == 36
 

@@ -33,6 +33,7 @@ def _run(tmp_path, config: TrainConfig, record: bool = True, name="r"):
     return run
 
 
+@pytest.mark.slow
 def test_the_trainer_records_the_dataset_it_trained_on(tmp_path):
     data = small_dataset(tmp_path / "flow.npz", n=64)
     config = TrainConfig(data=str(data), epochs=1, batch_size=32, checkpoint_every_s=1e6)

@@ -104,6 +104,22 @@ def test_chunks_run_one_per_core_the_process_may_use(monkeypatch, cores):
     assert pools == [len(cores)]
 
 
+def test_chunks_meeting_a_new_geometry_together_trace_it_once(monkeypatch):
+    """Parallel chunks of a geometry never seen before share one trace per stage (tf.function
+    traces under a lock), so no chunk has to run alone first."""
+    from vaeflow.rendering import pipeline
+
+    monkeypatch.setattr(pipeline, "_CHUNK", 16)  # 48 images → three chunks, in parallel
+    monkeypatch.setattr(pipeline, "_worker_count", lambda: 3)
+    spec = dataclasses.replace(FlowSpec(), grid_size=61, image_size=20, levels=17)  # no other test uses it
+    factors = sample_factors(48, seed=11, spec=spec)
+    field_traces = pipeline._field_stage.experimental_get_tracing_count()
+    colour_traces = pipeline._colour_stage.experimental_get_tracing_count()
+    render_images(factors[:, 0], factors[:, 1], spec)
+    assert pipeline._field_stage.experimental_get_tracing_count() == field_traces + 1
+    assert pipeline._colour_stage.experimental_get_tracing_count() == colour_traces + 1
+
+
 def test_density_grid_is_the_flows_density_with_nan_at_the_tanh_edge():
     spec = FlowSpec()
     a, theta = np.array([2.0, 4.5]), np.array([0.5, 3.0])

@@ -38,3 +38,12 @@ def test_steps_per_epoch_follow_the_split_and_the_stream():
     assert steps_per_epoch_estimate({"batch_size": 10, "stream": True,
                                      "stream_epoch_size": 95}, None) == 9
     assert steps_per_epoch_estimate({"batch_size": 10}, None) is None
+
+
+def test_the_epoch_estimate_splits_the_dataset_as_the_trainer_does():
+    from vaeflow.datasets import split_sizes
+
+    # 3 images, 10 % for validation: the trainer holds out at least one, so trains on 2.
+    assert split_sizes(3, 0.1) == (2, 1)
+    assert steps_per_epoch_estimate({"batch_size": 1, "val_fraction": 0.1}, 3) == 2
+    assert steps_per_epoch_estimate({"batch_size": 1, "val_fraction": 0.95}, 40) == 2

@@ -1,7 +1,6 @@
 """The trainer: steps, loss, NaN handling, save/load, determinism, resume after a kill."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -56,6 +55,7 @@ def test_a_train_step_changes_every_weight_and_an_eval_step_changes_none(data_fi
     assert trainer.evaluate(images) == evaluated  # fixed validation noise
 
 
+@pytest.mark.slow
 def test_loss_falls_and_metrics_use_the_shared_names(data_file, tmp_path):
     run = RunDir(tmp_path, "falls")
     result = train(_config(data_file, epochs=4), TINY, run)
@@ -106,6 +106,7 @@ class PoisonedVAE(VAE):
         return {name: value + poison for name, value in terms.items()}
 
 
+@pytest.mark.slow
 def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(data_file, tmp_path):
     run = RunDir(tmp_path, "nan")
     with pytest.raises(NonFiniteLossError, match=r"non-finite training loss at step 13 .*step 9"):
@@ -124,6 +125,7 @@ def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
     assert all(np.isfinite(w).all() for w in weights(model))
 
 
+@pytest.mark.slow
 def test_saved_model_and_checkpoint_give_the_same_outputs(data_file, tmp_path):
     run = RunDir(tmp_path, "saved")
     result = train(_config(data_file, epochs=1), TINY, run)
@@ -144,6 +146,7 @@ def _comparable(records):
     return [{k: v for k, v in r.items() if k not in ("time", "images_per_s")} for r in records]
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_identical_weights_and_metrics(data_file, tmp_path):
     runs = [RunDir(tmp_path, name) for name in ("a", "b", "c")]
     results = [train(_config(data_file, seed=seed), TINY, run)
@@ -157,6 +160,7 @@ def test_the_same_seed_gives_identical_weights_and_metrics(data_file, tmp_path):
     assert not framework_config.is_op_determinism_enabled()  # the host process is left as it was
 
 
+@pytest.mark.slow
 def test_stream_trains_on_fresh_images_and_early_stopping_and_stop_requests_work(tmp_path):
     config = TrainConfig(stream=True, stream_epoch_size=64, stream_val_size=32, stream_repeats=2,
                          batch_size=32, epochs=5, patience=1, min_delta=1e9, seed=2)
@@ -180,6 +184,7 @@ def test_stream_trains_on_fresh_images_and_early_stopping_and_stop_requests_work
     assert load_model(tmp_path / "stopped") is not None
 
 
+@pytest.mark.slow
 def test_bad_input_is_refused_before_training(data_file, tmp_path):
     train(_config(data_file, epochs=1), TINY, RunDir(tmp_path, "once"))
     with pytest.raises(ValueError, match="already holds a run"):
@@ -200,6 +205,7 @@ def test_bad_input_is_refused_before_training(data_file, tmp_path):
         train(_config(data_file), TINY, RunDir(tmp_path, "nothing"), resume=True)
 
 
+@pytest.mark.slow
 def test_resume_after_kill_continues_from_the_checkpoint(data_file, tmp_path):
     run = RunDir(tmp_path, "killed")
     config = _config(data_file, epochs=1000, steps_per_window=1)

@@ -1,6 +1,5 @@
 """The `train` / `evaluate` subcommands: flags become validated configs; bad input exits cleanly."""
 
-import argparse
 import json
 
 import pytest
@@ -70,6 +69,7 @@ def test_evaluate_refuses_a_missing_model(tmp_path, capsys):
     assert "no model" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_then_evaluate_from_the_command_line(tmp_path, capsys):
     from training_util import small_dataset
 

@@ -15,7 +15,7 @@ def _parse(query, n_rows=2000):
 def test_a_full_view_survives_the_round_trip_through_the_link():
     view = ViewState(model="beta2", compare="pretrained (default)", colour_by="a",
                      cyclic_scale="Phase", manifold=False, iso=True, axes=(2, 0),
-                     z=(0.1 + 0.2, -1.23456789), a=1713, b=(3.0, -0.5), t=0.37,
+                     z=(0.1 + 0.2, -1.23456789), z_on=1, a=1713, b=(3.0, -0.5), t=0.37,
                      method="spherical", frames=17)
     parsed, problems = _parse(to_query(view))
     assert problems == []
@@ -109,3 +109,13 @@ def test_the_options_match_the_page_and_the_maths():
 
     assert vs.COLOUR_BY == COLOUR_BY and vs.CYCLIC_SCALES == CYCLIC_SCALES
     assert tuple(vs.METHODS) == tuple(METHODS)
+
+
+def test_a_point_clicked_on_the_compared_map_says_so_and_needs_that_map():
+    view = ViewState(model="beta2", compare="pretrained (default)", z=12, z_on=1)
+    assert to_query(view)["zmap"] == "2"
+    assert _parse(to_query(view)) == (view, [])
+    parsed, problems = _parse({"z": "12", "zmap": "2"})
+    assert parsed.z == 12 and parsed.z_on == 0 and len(problems) == 1
+    _, problems = _parse({"zmap": "3"})
+    assert problems == ['zmap = "3": expected 1 or 2']

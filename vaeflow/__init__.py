@@ -6,9 +6,13 @@ Public names are re-exported here; see README.md for the tour.
 import os
 
 # TensorFlow's C++ log chatter buries the CLI's own output; keep warnings and errors. A user's
-# own TF_CPP_MIN_LOG_LEVEL wins. (TF 2.21 still prints a few start-up lines — oneDNN, CUDA
-# probing — through absl before its logging is initialised; they are harmless.)
+# own TF_CPP_MIN_LOG_LEVEL wins. TensorFlow ignores that level for the lines it prints before
+# absl's logging is initialised (oneDNN, CUDA probing), so vaeflow applies it to them.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from vaeflow.native_log import quiet_tensorflow_start
+
+quiet_tensorflow_start()
 
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.flows.chain import flow_distribution, flow_stages, stage_distributions

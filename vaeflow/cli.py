@@ -142,11 +142,46 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------- app
+
+
+def _register_app(subparsers) -> None:
+    p = subparsers.add_parser(
+        "app",
+        help="start the explorer (Streamlit) on http://localhost:8501",
+        description="Start the explorer's web server in this terminal (Ctrl-C stops it). It has no "
+        "authentication, so it listens on 127.0.0.1 unless --host says otherwise.",
+    )
+    p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; 0.0.0.0 exposes the app, with no "
+                        "authentication, to every machine that can reach this one)")
+    p.add_argument("--data-dir", default=None,
+                   help="datasets folder (default $VAEFLOW_DATA_DIR, else $VAEFLOW_HOME/data, else ./data)")
+    p.add_argument("--runs-dir", default=None,
+                   help="runs folder (default $VAEFLOW_RUNS_DIR, else $VAEFLOW_HOME/runs, else ./runs)")
+    p.set_defaults(run=guarded(run_app))
+
+
+def run_app(args: argparse.Namespace) -> int:
+    # Imported here: vaeflow itself never needs the explorer or Streamlit.
+    try:
+        from explorer import launch
+    except ModuleNotFoundError as err:  # installed without the explorer package
+        raise UsageError(f"the explorer is not installed ({err})") from None
+    try:
+        return launch.run(args.host, args.port, args.data_dir, args.runs_dir)
+    except ModuleNotFoundError as err:
+        raise UsageError(f"vaeflow app needs the app extra: pip install 'vaeflow[app]' ({err})") from None
+
+
 # -------------------------------------------------------------------------------------------- main
 
-# Each subcommand registers its parser (generate here; train, evaluate, export in
+# Each subcommand registers its parser (generate and app here; train, evaluate, export in
 # vaeflow/training/cli_commands.py); a new one adds its registrar to this list.
-REGISTRARS: list[typing.Callable] = [_register_generate, add_train_parser, add_evaluate_parser, add_export_parser]
+REGISTRARS: list[typing.Callable] = [
+    _register_generate, add_train_parser, add_evaluate_parser, add_export_parser, _register_app,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,14 +21,13 @@ import math
 import os
 import zipfile
 import zlib
-from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
 from vaeflow import validate as _check
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.io import atomic_path
+from vaeflow.io import atomic_path, check_format
 from vaeflow.rendering import render_images
 
 FORMAT = "vaeflow.dataset"
@@ -293,7 +292,10 @@ class DatasetHeader:
 
 
 _KEYS = ("images", "factors", "meta")
-_FILE_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+# zipfile raises NotImplementedError for an unknown compression method and RuntimeError for an
+# encrypted member: damaged or foreign files like any other.
+_FILE_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
+                NotImplementedError, RuntimeError)
 
 
 def read_header(path: str | os.PathLike, *, max_bytes: int | None = None) -> DatasetHeader:
@@ -311,21 +313,21 @@ def read_header(path: str | os.PathLike, *, max_bytes: int | None = None) -> Dat
         FileNotFoundError: if `path` does not exist.
         DatasetFileError (a ValueError): naming `path`, for a file `load_dataset` would refuse.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no dataset file at {path}")
-    with _open_archive(path) as archive:
-        return _read_header(archive, path, max_dataset_bytes() if max_bytes is None else max_bytes)
+    with _checked_archive(os.fspath(path), max_bytes) as (_, header):
+        return header
 
 
 @contextlib.contextmanager
-def _open_archive(path: str):
+def _checked_archive(path: str, max_bytes: int | None) -> Iterator[tuple[zipfile.ZipFile, DatasetHeader]]:
+    """The open archive at `path` with its header, once `_read_header` has accepted it."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no dataset file at {path}")
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile, ValueError, EOFError) as err:
         raise DatasetFileError(f"{path} is truncated, corrupted or not an .npz: {_what_it_is(path, err)}") from None
     with archive:
-        yield archive
+        yield archive, _read_header(archive, path, max_dataset_bytes() if max_bytes is None else max_bytes)
 
 
 def _what_it_is(path: str, err: Exception) -> str:
@@ -387,6 +389,8 @@ def _array_header(archive: zipfile.ZipFile, key: str, path: str) -> ArrayHeader:
         data_bytes = info.file_size - member.tell()
     if dtype.hasobject:
         raise DatasetFileError(f"{path}: {key} holds Python objects (pickles are never loaded)")
+    if any(length < 0 for length in shape):
+        raise DatasetFileError(f"{path}: {key} declares a negative length in its shape {shape}")
     nbytes = math.prod(shape) * dtype.itemsize  # Python ints: a forged shape cannot overflow
     if nbytes > data_bytes:
         raise DatasetFileError(f"{path}: {key} declares {shape} {dtype} ({gigabytes(nbytes)}) but the "
@@ -408,14 +412,11 @@ def _read_member(archive: zipfile.ZipFile, key: str, path: str) -> np.ndarray:
 def _parse_meta(meta_arr: np.ndarray, path: str) -> tuple[FlowSpec, int | None]:
     try:
         meta = json.loads(str(meta_arr))
-    except json.JSONDecodeError as err:
+    except ValueError as err:  # JSONDecodeError, or an integer past Python's digit limit
         raise DatasetFileError(f"{path}: meta is not valid JSON: {err}") from None
     except RecursionError:
         raise DatasetFileError(f"{path}: meta is nested too deeply to be a vaeflow dataset") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise DatasetFileError(f"{path}: meta.format must be {FORMAT!r}, got {_get(meta, 'format')!r}")
-    if meta.get("version") != VERSION:
-        raise DatasetFileError(f"{path}: meta.version {meta.get('version')!r} is not supported (want {VERSION})")
+    check_format(meta, FORMAT, VERSION, f"{path} meta", DatasetFileError)
     try:
         spec = FlowSpec.from_dict(meta.get("spec"))
         seed = meta.get("seed")
@@ -439,20 +440,13 @@ def load_dataset(path: str | os.PathLike, *, max_bytes: int | None = None) -> Fl
             size limits of `read_header`. Never MemoryError or RecursionError.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no dataset file at {path}")
-    with _open_archive(path) as archive:
-        header = _read_header(archive, path, max_dataset_bytes() if max_bytes is None else max_bytes)
+    with _checked_archive(path, max_bytes) as (archive, header):
         images = _read_member(archive, "images", path)
         factors = _read_member(archive, "factors", path)
     try:
         return FlowDataset(images, factors, header.spec, header.seed)
     except (TypeError, ValueError) as err:
         raise DatasetFileError(f"{path}: {err}") from None
-
-
-def _get(meta, key):
-    return meta.get(key) if isinstance(meta, dict) else None
 
 
 def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:
@@ -496,14 +490,18 @@ def split_dataset(ds: FlowDataset, val_fraction: float = 0.2, seed: int = 0) -> 
     return ds.subset(np.sort(order[n_val:])), ds.subset(np.sort(order[:n_val]))
 
 
-def make_tf_dataset(images, batch_size: int, *, shuffle: bool = True, seed: int = 0):
-    """A `tf.data.Dataset` of float32 image batches in [0, 1]: (shuffle) → batch → scale → prefetch.
+def make_tf_dataset(images, batch_size: int, *, shuffle: bool = True, seed: int = 0,
+                    drop_remainder: bool = False, skip_batches: int = 0):
+    """A `tf.data.Dataset` of float32 image batches in [0, 1]: (shuffle) → batch → skip → scale
+    → prefetch. The trainer feeds every step and validation through it.
 
     Arguments:
         images: uint8 (N, H, W, 3).
         batch_size: images per batch (≥ 1); the last batch may be smaller.
         shuffle: reshuffle every epoch, seeded by `seed`.
         seed: shuffle seed.
+        drop_remainder: leave out a last batch smaller than `batch_size`.
+        skip_batches: start after this many batches (≥ 0), without scaling them.
 
     Raises:
         ValueError: naming `images` or `batch_size`.
@@ -524,5 +522,7 @@ def make_tf_dataset(images, batch_size: int, *, shuffle: bool = True, seed: int 
     data = tf.data.Dataset.from_tensor_slices(images)
     if shuffle:
         data = data.shuffle(images.shape[0], seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size).map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
+    skip_batches = _check_count("skip_batches", skip_batches, 0)
+    data = data.batch(batch_size, drop_remainder=drop_remainder).skip(skip_batches)
+    data = data.map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)

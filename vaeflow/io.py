@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader never sees a half-written file, a crash never leaves one."""
+"""Files and names on disk: atomic writes (a reader never sees a half-written file, a crash never
+leaves one) and the names a user may give to the files and folders vaeflow makes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import contextlib
 import errno
 import json
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -39,6 +42,31 @@ def atomic_path(path: str | os.PathLike, suffix: str = "", *, overwrite: bool = 
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary directory beside `path`; on success it takes `path`'s place
+    (replacing a directory there), else it is deleted.
+
+    Readers see the old directory or the complete new one, never a partial one. POSIX cannot
+    rename a directory onto a non-empty one, so the old one is first renamed aside to
+    ``.<name>.old``: a crash between the two renames leaves it there, and the next swap of
+    `path` deletes it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = path.with_name(f".{path.name}.old")
+    try:
+        yield staging
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def publish_exclusive(tmp: Path, path: Path) -> None:
@@ -86,5 +114,68 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` says the disk (or the user's quota) is full: an `OSError` with ENOSPC or
+    EDQUOT, or a TensorFlow error whose message says so (TF's file system reports it that way).
+    """
+    if isinstance(error, OSError):
+        return error.errno in _DISK_FULL
+    return "No space left on device" in str(error) or "Disk quota exceeded" in str(error)
+
+
+def describe_os_error(error: BaseException, where: str | os.PathLike) -> str:
+    """One line for an I/O failure that names the place: ``disk full (<path>): ...`` when the
+    disk is full, else the error's own text, followed by `where` if that text names no file.
+
+    The path is the error's own file name when it has one, else `where`.
+    """
+    path = getattr(error, "filename", None) or where
+    if is_disk_full(error):
+        return f"disk full ({path}): free some space, then try again"
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text if getattr(error, "filename", None) else f"{text} ({path})"
+
+
 def _exists(path: Path) -> FileExistsError:
     return FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+
+
+# One path component that cannot leave its folder: no "/", no leading ".", and no ".." (below).
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_name(name: str, what: str) -> str:
+    """Return `name` if it is a safe file or folder name, else raise ValueError naming `what`.
+
+    A safe name is 1–64 letters, digits, ``.``, ``_`` and ``-``, starting with a letter or
+    digit, without ``..``: one path component that stays inside the folder it is joined to.
+
+    >>> check_name("run-1.b", "run name")
+    'run-1.b'
+    """
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(
+            f"{what} {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit, and no '..'")
+    return name
+
+
+def check_format(header: Any, format: str, version: int, source: str,
+                 error: type[ValueError] = ValueError) -> dict:
+    """`header` if it is a dict whose ``"format"`` is `format` and ``"version"`` is `version`.
+
+    The header of every file vaeflow writes (a dataset's meta, a model's or a feature
+    network's config.json) starts with these two keys.
+
+    Raises:
+        `error` (ValueError or a subclass) naming `source`, for another format or version.
+    """
+    got = header.get("format") if isinstance(header, dict) else None
+    if got != format:
+        raise error(f"{source}: format must be {format!r}, got {got!r}")
+    if header.get("version") != version:
+        raise error(f"{source}: version {header.get('version')!r} is not supported (want {version})")
+    return header

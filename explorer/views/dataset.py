@@ -40,8 +40,10 @@ def write_link() -> None:
     """Make the address bar carry the current controls (only what differs from the defaults)."""
     values = {name: st.session_state[key] for name, key in WIDGET_KEYS.items()}
     query = dataset_controls.link_query(values)
-    if query != st.query_params.to_dict():
-        st.query_params.from_dict(query)
+    # Sent on every run, even when the server's copy already matches: the message of a run
+    # cut short by the next input can be lost (Chromium kept an older address), and the last
+    # run's message is not.
+    st.query_params.from_dict(query)
     st.session_state[LINK_STATE] = query
 
 

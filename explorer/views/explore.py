@@ -34,7 +34,7 @@ KEY = "explore_"  # session-state (and CSS class) prefix of this page
 # another page, where Streamlit drops the state of every widget it does not draw).
 SAVED = KEY + "saved"
 PENDING = KEY + "pending"  # points read from a link, placed once the model's map is known
-MAP_FRAGMENT, VIEW_FRAGMENT, INTERP_FRAGMENT = "map", "view", "interp"
+MAP_FRAGMENT, MAP2_FRAGMENT, VIEW_FRAGMENT, INTERP_FRAGMENT = "map", "map2", "view", "interp"
 VIEW_PX, SMALL_PX, FRAME_PX = 288, 108, 216
 
 
@@ -57,7 +57,10 @@ class Context:
         return int(self.means.shape[1])
 
     def z_of(self, point: dict) -> np.ndarray:
-        """A stored point -> its full latent vector (a dataset row's own mean, or the plane)."""
+        """A stored point -> its full latent vector (a dataset row's own mean, a point carried
+        from another model's map, or a point of the plane)."""
+        if point.get("z") is not None:
+            return np.asarray(point["z"], dtype=np.float32)
         if point.get("index") is not None:
             return self.means[int(point["index"])]
         return latent.embed_plane(point["xy"], self.latent_dim, self.dims)
@@ -66,66 +69,92 @@ class Context:
         return {"xy": tuple(float(v) for v in self.means[row, list(self.dims)]), "index": int(row)}
 
 
+# Images never run past their column: they shrink with it, still as crisp squares.
+_CSS = """<style>
+[data-testid="stImage"], [data-testid="stImageContainer"] { max-width: 100%; }
+[data-testid="stImage"] img { height: auto; image-rendering: pixelated; }
+</style>"""
+
+
 def main() -> None:
+    st.html(_CSS)
     st.title("Explore the latent space")
-    restore_view([ref.name for ref in cache.model_refs()])
-    ctx = setup_ui()
+    refs = cache.model_refs()
+    restore_view([ref.name for ref in refs])
+    model_list_watch(tuple(ref.name for ref in refs))
+    ctx, other = setup_ui(refs)
     if ctx is None:
         return
     if ctx.latent_dim < 2:
         st.warning("This model has a 1-D latent space; the map needs at least 2 dimensions.")
-    else:
+    elif other is None:
         left, right = st.columns([3, 2], gap="medium")
         with left:
-            latent_map_ui(ctx)
+            latent_map_ui(ctx, None)
         with right:
-            decoded_view_ui(ctx)
+            decoded_view_ui(ctx, None)
         st.divider()
-        interpolation_ui(ctx)
+        interpolation_ui(ctx, None)
+    else:
+        left, right = st.columns(2, gap="medium")
+        with left:
+            st.markdown(f"**{ctx.ref.name}**")
+            latent_map_ui(ctx, other)
+        with right:
+            st.markdown(f"**{other.ref.name}**")
+            compare_map_ui(ctx, other)
+        decoded_view_ui(ctx, other)
+        st.divider()
+        interpolation_ui(ctx, other)
     st.divider()
-    left, right = st.columns(2)
-    with left:
-        prior_samples_ui(ctx)
-    with right:
-        reconstruction_grid_ui(ctx)
-    publish_view(ctx)
+    prior_samples_ui(ctx)
+    reconstruction_grid_ui(ctx)
+    publish_view(ctx, other)
 
 
-# Widget key -> the ViewState field it shows (the widgets take their value from session state).
+# Widget key -> the ViewState field it shows. The widgets keep their values across pages
+# (persist_state="session") and take them from session state, never from a default argument.
 _WIDGET_FIELDS = {
-    "model": "model", "colour_by": "colour_by", "cyclic_scale": "cyclic_scale",
-    "manifold": "manifold", "iso": "iso", "t": "t", "method": "method", "n_frames": "frames",
+    "model": "model", "compare": "compare", "colour_by": "colour_by",
+    "cyclic_scale": "cyclic_scale", "manifold": "manifold", "iso": "iso", "t": "t",
+    "method": "method", "n_frames": "frames",
 }
+PERSIST = "session"
+NO_COMPARE = "—"
 
 
 def restore_view(models: list[str]) -> None:
-    """Give the widgets the view to show: the one last shown in this session, else the link's.
+    """On a session's first run, open the view its link describes.
 
-    Streamlit forgets a widget's value when a run does not draw it (a visit to another page);
-    the saved `ViewState` brings it back. A session's first run reads the link instead, and
-    names whatever part of it cannot be used in one warning.
+    Whatever part of the link cannot be used (a deleted run, z = "abc", t = 7) keeps its
+    default and is named in one warning. Later runs keep what the widgets and points hold
+    (the widgets persist across pages; the points are plain session state).
     """
     state = st.session_state
-    problems: list[str] = []
     if SAVED in state:
-        view = state[SAVED]
-    else:
-        view, problems = view_state.parse_view(
-            st.query_params.to_dict(), models=models, n_rows=cache.HELDOUT_SIZE)
-        state[PENDING] = {"view": view.z, "A": view.a, "B": view.b}
-        state[SAVED] = view
-    if view.model is not None and view.model not in models:  # a run deleted since
-        problems.append(f"model {view.model!r} is no longer there")
-        view = dataclasses.replace(view, model=None)
+        return
+    view, problems = view_state.parse_view(
+        st.query_params.to_dict(), models=models, n_rows=cache.HELDOUT_SIZE)
+    state[SAVED] = view
+    state[PENDING] = {"view": view.z, "A": view.a, "B": view.b}
+    state[KEY + "view_on"] = view.z_on if view.compare is not None else 0
     for key, field in _WIDGET_FIELDS.items():
         value = getattr(view, field)
-        if KEY + key not in state and value is not None:
-            state[KEY + key] = value
+        state[KEY + key] = NO_COMPARE if (key == "compare" and value is None) else value
+    if view.model is None:
+        state.pop(KEY + "model")
     for key, axis in (("x_axis", view.axes[0]), ("y_axis", view.axes[1])):
-        state.setdefault(KEY + key, f"z{axis + 1}")
+        state[KEY + key] = f"z{axis + 1}"
     text = view_state.warning_text(problems)
     if text:
         st.warning(text, icon=":material/link_off:")
+
+
+@st.fragment(run_every=5)
+def model_list_watch(shown: tuple[str, ...]) -> None:
+    """Rerun the page when the models on offer change (a run finished while it is open)."""
+    if tuple(cache.model_names()) != shown:
+        st.rerun()
 
 
 def _link_point(point: dict | None) -> view_state.Point | None:
@@ -136,17 +165,19 @@ def _link_point(point: dict | None) -> view_state.Point | None:
     return (float(point["xy"][0]), float(point["xy"][1]))
 
 
-def publish_view(ctx: Context) -> None:
-    """Save the view shown now for the next visit, and put it in the page's link."""
+def publish_view(ctx: Context, other: Context | None) -> None:
+    """Put the view shown now in the page's link (and keep it as the session's saved view)."""
     state = st.session_state
     view = view_state.ViewState(
         model=ctx.ref.name,
+        compare=None if other is None else other.ref.name,
         colour_by=state.get(KEY + "colour_by", "θ"),
         cyclic_scale=state.get(KEY + "cyclic_scale", "Twilight"),
         manifold=bool(state.get(KEY + "manifold", True)),
         iso=bool(state.get(KEY + "iso", False)),
         axes=ctx.dims,
         z=_link_point(state.get(KEY + "view")),
+        z_on=state.get(KEY + "view_on", 0) if other is not None else 0,
         a=_link_point(state.get(KEY + "A")),
         b=_link_point(state.get(KEY + "B")),
         t=float(state.get(KEY + "t", 0.5)),
@@ -159,86 +190,161 @@ def publish_view(ctx: Context) -> None:
         st.query_params.from_dict(query)
 
 
-def setup_ui() -> Context | None:
-    """Model and map settings (a change reruns the page); returns None when no model loads."""
-    refs = cache.model_refs()
+def setup_ui(refs: list[cache.ModelRef]) -> tuple[Context | None, Context | None]:
+    """Model and map settings (a change reruns the page).
+
+    Returns (the model's context, the compared model's or None); (None, None) when the
+    model does not load.
+    """
     by_name = {ref.name: ref for ref in refs}
-    cols = st.columns([2, 1, 1, 1, 1])
+    state = st.session_state
     for key, field in _WIDGET_FIELDS.items():  # defaults without a default argument
-        st.session_state.setdefault(KEY + key, getattr(view_state.DEFAULT, field))
-    if st.session_state[KEY + "model"] not in by_name:
-        st.session_state[KEY + "model"] = refs[0].name
-    name = cols[0].selectbox(
-        "Model", list(by_name), key=KEY + "model",
+        state.setdefault(KEY + key, getattr(view_state.DEFAULT, field))
+    if state[KEY + "model"] not in by_name:  # no link, or a run deleted since
+        state[KEY + "model"] = refs[0].name
+    compare_options = [NO_COMPARE] + [n for n in by_name if n != state[KEY + "model"]]
+    if state[KEY + "compare"] not in compare_options:
+        state[KEY + "compare"] = NO_COMPARE
+    c_model, c_compare, c_colour, c_scale = st.columns([2, 2, 1.3, 1.3])
+    name = c_model.selectbox(
+        "Model", list(by_name), key=KEY + "model", persist_state=PERSIST,
         help="The shipped pretrained default, or any training run that finished with a model. "
-             + _prior_help(by_name.get(st.session_state.get(KEY + "model")) or (refs[0] if refs else None)),
+             + _prior_help(by_name[state[KEY + "model"]]),
     )
-    cols[1].selectbox("Colour by", COLOUR_BY, key=KEY + "colour_by",
-                      help="The true factor of each image; θ on a cyclic colour scale.")
-    cols[2].selectbox("Cyclic scale", CYCLIC_SCALES, key=KEY + "cyclic_scale")
-    cols[3].toggle("Manifold map", key=KEY + "manifold",
-                   help="Images decoded on a grid, drawn behind the points (one batch).")
-    cols[4].toggle("Iso-curves", key=KEY + "iso",
-                   help="Iso-a and iso-θ curves: encoded sweeps of one true factor with the other held fixed.")
-    ref = by_name[name]
+    compare_name = c_compare.selectbox(
+        "Compare with", compare_options, key=KEY + "compare", persist_state=PERSIST,
+        help="A second model's map beside the first: a click decodes in both, the clicked "
+             "image's encoding is marked on the other map, and the interpolation runs in both.",
+    )
+    colour_by = c_colour.selectbox("Colour by", COLOUR_BY, key=KEY + "colour_by", persist_state=PERSIST,
+                                   help="The true factor of each image; θ on a cyclic colour scale.")
+    c_scale.selectbox("Cyclic scale", CYCLIC_SCALES, key=KEY + "cyclic_scale", persist_state=PERSIST,
+                      disabled=colour_by != "θ", help="The colour scale of θ (an angle: it wraps around).")
+    # One row of toggles, each as wide as its label: columns would cut the labels short.
+    with st.container(horizontal=True, gap="large", key="explore_toggles"):
+        st.toggle("Manifold map", key=KEY + "manifold", persist_state=PERSIST,
+                  help="Images decoded on a grid, drawn behind the points (one batch).")
+        st.toggle("Iso-curves", key=KEY + "iso", persist_state=PERSIST,
+                  help="Iso-a and iso-θ curves: encoded sweeps of one true factor with the other held fixed.")
+        error_map_toggle_ui(compare=state[KEY + "compare"] != NO_COMPARE)
+        if _has_flow_prior(by_name[name]):
+            st.toggle("Prior contours", value=False, key=KEY + "prior",
+                      help="Contour lines of the model's learned prior p(z) on the map.")
+    ctx = _context(by_name[name])
+    if ctx is None:
+        return None, None
+
+    dims = (0, 1)
+    if ctx.latent_dim > 2:
+        axes = [f"z{i + 1}" for i in range(ctx.latent_dim)]
+        c1, c2, _ = st.columns([1, 1, 3])
+        for key in ("x_axis", "y_axis"):
+            if state.get(KEY + key) not in axes:  # a link's axis this model lacks
+                state[KEY + key] = axes[0 if key == "x_axis" else 1]
+        x_axis = c1.selectbox("x axis", axes, key=KEY + "x_axis", persist_state=PERSIST)
+        y_axis = c2.selectbox("y axis", axes, key=KEY + "y_axis", persist_state=PERSIST)
+        if x_axis == y_axis:
+            st.warning("Pick two different latent axes.")
+            return None, None
+        dims = (axes.index(x_axis), axes.index(y_axis))
+        st.caption("The other latent coordinates are held at 0 (the prior mean) for decoding.")
+    ctx = _on_plane(ctx, dims)
+    other = None
+    if compare_name != NO_COMPARE and ctx.latent_dim >= 2:
+        other = _context(by_name[compare_name])
+        if other is not None and other.latent_dim < 2:
+            st.warning(f"{compare_name!r} has a 1-D latent space: no map to compare.")
+            other = None
+        if other is not None:
+            other = _on_plane(other, dims if max(dims) < other.latent_dim else (0, 1))
+    _collapse_warning(ctx)
+    if other is not None:
+        _collapse_warning(other)
+
+    # A different model (or retrained files) invalidates the points picked on the old map;
+    # another compared model, only the clicked point when it was on that model's map.
+    identity = (ctx.ref, dims)
+    if state.get(KEY + "identity") != identity:
+        state[KEY + "identity"] = identity
+        for k in ("view", "A", "B", "mark"):
+            state.pop(KEY + k, None)
+    other_identity = None if other is None else (other.ref, other.dims)
+    if state.get(KEY + "other_identity") != other_identity:
+        state[KEY + "other_identity"] = other_identity
+        state.pop(KEY + "mark", None)
+        if state.get(KEY + "view_on", 0) == 1 and KEY + "view" in state:
+            state.pop(KEY + "view")
+            state[KEY + "view_on"] = 0
+    if other is None:
+        state[KEY + "view_on"] = 0
+    pending = state.pop(PENDING, None) or {}
+    for k, point in pending.items():
+        if point is not None and ctx.latent_dim >= 2:
+            on = other if (k == "view" and state.get(KEY + "view_on") == 1 and other) else ctx
+            state[KEY + k] = (on.point_of_row(point) if isinstance(point, int)
+                              else {"xy": tuple(point), "index": None})
+    if ctx.latent_dim >= 2:
+        for label, quarter in (("A", 0.25), ("B", 0.75)):
+            state.setdefault(KEY + label, ctx.point_of_row(_typical_row(ctx.spec, ctx.factors, quarter)))
+    if other is not None and KEY + "view" in state and pending.get("view") is not None:
+        clicked, target = (other, ctx) if state[KEY + "view_on"] == 1 else (ctx, other)
+        state[KEY + "mark"] = carry(clicked, target, state[KEY + "view"])
+    return ctx, other
+
+
+def _context(ref: cache.ModelRef) -> Context | None:
+    """The model's context on its first two axes, or None after an error message."""
     try:
         cache.get_model(ref)
-        spec = cache.spec_for(ref)
+        source = cache.data_source(ref)
+        for warning in source.warnings:  # a missing or replaced dataset is said, never hidden
+            st.warning(warning, icon=":material/warning:")
+        spec = source.spec
         spec_json = spec.to_json()
         images, factors = cache.heldout_set(spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
         means = cache.heldout_means(ref, spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
     except ValueError as error:
-        st.error(f"Cannot use model {name!r}: {error}")
+        st.error(f"Cannot use model {ref.name!r}: {error}")
         return None
-
-    latent_dim = means.shape[1]
-    dims = (0, 1)
-    if latent_dim > 2:
-        axes = [f"z{i + 1}" for i in range(latent_dim)]
-        c1, c2, _ = st.columns([1, 1, 3])
-        for key in ("x_axis", "y_axis"):
-            if st.session_state.get(KEY + key) not in axes:  # a link's axis this model lacks
-                st.session_state[KEY + key] = axes[0 if key == "x_axis" else 1]
-        x_axis = c1.selectbox("x axis", axes, key=KEY + "x_axis")
-        y_axis = c2.selectbox("y axis", axes, key=KEY + "y_axis")
-        if x_axis == y_axis:
-            st.warning("Pick two different latent axes.")
-            return None
-        dims = (axes.index(x_axis), axes.index(y_axis))
-        st.caption("The other latent coordinates are held at 0 (the prior mean) for decoding.")
-    x_range = y_range = (-3.0, 3.0)
-    if latent_dim >= 2:
-        # At least ±2 around the cloud's centre: room to click beyond what the encoder uses.
-        x_range, y_range = latent.plot_ranges(means[:, list(dims)], min_half_width=2.0)
-
-    # A different model (or retrained files) invalidates the points picked on the old map.
-    identity = (ref, dims)
-    if st.session_state.get(KEY + "identity") != identity:
-        st.session_state[KEY + "identity"] = identity
-        for k in ("view", "A", "B"):
-            st.session_state.pop(KEY + k, None)
-    ctx = Context(ref, spec_json, spec, images, factors, means, dims, x_range, y_range)
-    for k, point in (st.session_state.pop(PENDING, None) or {}).items():
-        if point is not None and latent_dim >= 2:
-            st.session_state[KEY + k] = (ctx.point_of_row(point) if isinstance(point, int)
-                                         else {"xy": tuple(point), "index": None})
-    if cache.get_model(ref).config.prior == "flow" and latent_dim >= 2:
-        st.toggle("Prior contours", value=False, key=KEY + "prior",
-                  help="Contour lines of the model's learned prior p(z) on the map.")
-    if latent_dim >= 2:
-        for label, quarter in (("A", 0.25), ("B", 0.75)):
-            st.session_state.setdefault(KEY + label, ctx.point_of_row(_typical_row(spec, factors, quarter)))
-    return ctx
+    return Context(ref, spec_json, spec, images, factors, means, (0, 1), (-3.0, 3.0), (-3.0, 3.0))
 
 
-def _prior_help(ref: cache.ModelRef | None) -> str:
-    """The selected model's prior, for the picker's help ("" when it does not load)."""
-    if ref is None:
-        return ""
-    try:
-        return "This model's prior: " + latent.describe_prior(cache.get_model(ref).config) + "."
-    except ValueError:
-        return ""
+def _on_plane(ctx: Context, dims: tuple[int, int]) -> Context:
+    if ctx.latent_dim < 2:
+        return ctx
+    # At least ±2 around the cloud's centre: room to click beyond what the encoder uses.
+    x_range, y_range = latent.plot_ranges(ctx.means[:, list(dims)], min_half_width=2.0)
+    return dataclasses.replace(ctx, dims=dims, x_range=x_range, y_range=y_range)
+
+
+def _collapse_warning(ctx: Context) -> None:
+    kl = cache.heldout_kl(ctx.ref, ctx.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)
+    if kl < COLLAPSE_KL_NATS:
+        st.warning(
+            f"{ctx.ref.name!r} has collapsed: its posterior carries {kl:.2f} nats per image "
+            f"(KL to the prior, held-out mean), so every image encodes to nearly the same z and "
+            f"every decode is the same blur. Train longer, or on more data.",
+            icon=":material/compress:")
+
+
+# Below this mean KL (nats/image) the latent carries almost nothing: a healthy 2-D model of
+# these images holds several nats (the pretrained one ~7), a collapsed run ~0.2.
+COLLAPSE_KL_NATS = 1.0
+
+
+def carry(src: Context, dst: Context, point: dict) -> dict:
+    """`src`'s point on `dst`'s map, through the data: the held-out image whose posterior mean
+    under `src` is nearest the point (the clicked image itself for a data point), encoded by
+    `dst`. The point carries that row as "via"."""
+    if point.get("index") is not None:
+        row = int(point["index"])
+    else:
+        row = int(latent.nearest_index(src.means, src.z_of(point))[0])
+    if src.spec_json == dst.spec_json:  # the same held-out set: the row is a point of dst's map
+        return {**dst.point_of_row(row), "via": row}
+    z = cache.heldout_means(dst.ref, src.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED)[row]
+    return {"xy": tuple(float(v) for v in z[list(dst.dims)]), "index": None,
+            "z": tuple(float(v) for v in z), "via": row}
 
 
 def _typical_row(spec: FlowSpec, factors: np.ndarray, fraction: float) -> int:
@@ -253,21 +359,35 @@ def _typical_row(spec: FlowSpec, factors: np.ndarray, fraction: float) -> int:
     return int(np.argmin(cost))
 
 
-def _on_map_click(ctx: Context, data_curve: int | None, grid_curve: int | None) -> None:
-    """Selection callback: store the clicked point; an endpoint also redraws the path."""
+def _on_map_click(ctx: Context, other: Context | None, side: int, data_curve: int | None,
+                  grid_curve: int | None) -> None:
+    """Selection callback of map `side` (0: the model, 1: the compared one): store the point
+    and rerun only what shows it. An endpoint also redraws the paths and the interpolation;
+    in compare mode the other map gets a mark where the point's nearest image lands."""
+    clicked, target = (ctx, other) if side == 0 else (other, ctx)
     click = click_from_selection(
-        st.session_state.get(KEY + "map"), data_curve=data_curve, grid_curve=grid_curve,
-        n_points=len(ctx.means),
+        st.session_state.get(KEY + ("map", "map2")[side]), data_curve=data_curve,
+        grid_curve=grid_curve, n_points=len(clicked.means),
     )
     if click is None:  # a second click on a selected point deselects it: keep what was shown
         return
+    state = st.session_state
     point = {"xy": click.xy, "index": click.index}
-    st.session_state[KEY + "view"] = point
-    target = st.session_state.get(KEY + "click_sets", "view")
-    if target in ("A", "B"):
-        st.session_state[KEY + target] = point
-        st.session_state[KEY + f"row_{target}"] = point["index"]  # None: a free point, empty box
-        st.rerun([MAP_FRAGMENT, VIEW_FRAGMENT, INTERP_FRAGMENT])
+    state[KEY + "view"] = point
+    state[KEY + "view_on"] = side
+    mark = None if target is None else carry(clicked, target, point)
+    state[KEY + "mark"] = mark
+    maps = [MAP_FRAGMENT] + ([MAP2_FRAGMENT] if other is not None else [])
+    label = state.get(KEY + "click_sets", "view")
+    if label in ("A", "B"):
+        # Endpoints live on the first model's map; a click on the other map is carried over.
+        endpoint = point if side == 0 else mark
+        state[KEY + label] = {"xy": endpoint["xy"], "index": endpoint["index"]}
+        state[KEY + f"row_{label}"] = endpoint["index"]  # None: a free point, empty box
+        st.rerun([VIEW_FRAGMENT, *maps, INTERP_FRAGMENT])
+    if other is not None:
+        # The view first: its images reach the browser before the other map is rebuilt.
+        st.rerun([VIEW_FRAGMENT, (MAP2_FRAGMENT, MAP_FRAGMENT)[side]])
     # Only the decoded view changes: the map stays in the browser untouched.
     st.rerun([VIEW_FRAGMENT])
 
@@ -281,80 +401,174 @@ def _describe(ctx: Context, point: dict) -> str:
     return f"#{point['index']} (a = {a:.2f}, θ = {theta:.2f}) · z = ({coords})"
 
 
-def _figure(ctx: Context, path: np.ndarray | None):
+def _figure(ctx: Context, path: np.ndarray | None, endpoints: dict, marker: tuple | None,
+            t_point: tuple | None, height: int):
     """The map figure, and the caption naming its iso-curves' levels (None without curves)."""
-    colour_by = st.session_state.get(KEY + "colour_by", "θ")
+    state = st.session_state
     manifold = None
-    if st.session_state.get(KEY + "manifold", True):
+    if state.get(KEY + "manifold", True):
         manifold = cache.manifold_data_uri(ctx.ref, ctx.x_range, ctx.y_range, 15, ctx.latent_dim, ctx.dims)
-    iso_a = iso_theta = iso_levels = None
-    if st.session_state.get(KEY + "iso", False):
+    iso = iso_levels = None
+    if state.get(KEY + "iso", False):
         try:
             iso_a_full, iso_theta_full, a_levels, theta_levels = cache.iso_curves(ctx.ref, ctx.spec_json)
-            iso_a, iso_theta = iso_a_full[..., list(ctx.dims)], iso_theta_full[..., list(ctx.dims)]
-            iso_levels = (
-                "iso-a (solid): a = " + ", ".join(f"{a:.1f}" for a in a_levels) + ", θ swept · "
-                "iso-θ (dashed): θ = " + ", ".join(f"{t:.2f}" for t in theta_levels) + ", a swept")
+            iso = dict(iso_a=iso_a_full[..., list(ctx.dims)], iso_theta=iso_theta_full[..., list(ctx.dims)],
+                       iso_a_levels=a_levels, iso_theta_levels=theta_levels)
+            iso_levels = ("iso-a (solid, cyan): θ swept at each a · "
+                          "iso-θ (dashed, white): a swept at each θ; labels at the curves' ends")
         except ValueError as error:
             st.warning(f"Iso-factor curves unavailable: {error}")
-    endpoints = {k: st.session_state[KEY + k]["xy"] for k in ("A", "B") if KEY + k in st.session_state}
     prior_density = None
-    if st.session_state.get(KEY + "prior", False) and cache.get_model(ctx.ref).config.prior == "flow":
+    if state.get(KEY + "prior", False) and _has_flow_prior(ctx.ref) and ctx.latent_dim >= 2:
         prior_density = cache.prior_density(ctx.ref, ctx.x_range, ctx.y_range, 80, ctx.dims)
     x_name, y_name = (f"z{d + 1}" for d in ctx.dims)
     figure = latent_map_figure(
         ctx.means[:, list(ctx.dims)], ctx.factors, x_range=ctx.x_range, y_range=ctx.y_range,
-        colour_by=colour_by, cyclic_scale=st.session_state.get(KEY + "cyclic_scale", "Twilight"),
+        colour_by=state.get(KEY + "colour_by", "θ"),
+        cyclic_scale=state.get(KEY + "cyclic_scale", "Twilight"),
         theta_range=(ctx.spec.theta_min, ctx.spec.theta_max), manifold=manifold,
-        iso_a=iso_a, iso_theta=iso_theta, path=path, endpoints=endpoints,
-        prior_density=prior_density, axis_titles=(x_name, y_name),
+        **(iso or {}), path=path, endpoints=endpoints, marker=marker, t_point=t_point,
+        prior_density=prior_density, axis_titles=(x_name, y_name), height=height,
     )
     return figure, iso_levels
 
 
-def _path(ctx: Context, n: int) -> np.ndarray | None:
-    if KEY + "A" not in st.session_state or KEY + "B" not in st.session_state:
+def _has_flow_prior(ref: cache.ModelRef) -> bool:
+    try:
+        return cache.get_model(ref).config.prior == "flow"
+    except ValueError:  # the model does not load; the page says so where it loads it
+        return False
+
+
+def _prior_help(ref: cache.ModelRef) -> str:
+    """The selected model's prior, for the picker's help ("" when it does not load)."""
+    try:
+        return "This model's prior: " + latent.describe_prior(cache.get_model(ref).config) + "."
+    except ValueError:
+        return ""
+
+
+def _path(ctx: Context, n: int, a: dict | None = None, b: dict | None = None) -> np.ndarray | None:
+    """The A → B path on ctx's model (or between the given points), (n, L); None without A, B."""
+    a = a or st.session_state.get(KEY + "A")
+    b = b or st.session_state.get(KEY + "B")
+    if a is None or b is None:
         return None
-    z_a = ctx.z_of(st.session_state[KEY + "A"])
-    z_b = ctx.z_of(st.session_state[KEY + "B"])
-    return latent.interpolation_path(z_a, z_b, n, st.session_state.get(KEY + "method", "linear"))
+    return latent.interpolation_path(ctx.z_of(a), ctx.z_of(b), n, st.session_state.get(KEY + "method", "linear"))
 
 
-@st.fragment(key=MAP_FRAGMENT)
-def latent_map_ui(ctx: Context) -> None:
-    """The clickable map: dataset, manifold map, iso-curves, the A → B path."""
-    path = _path(ctx, 64)
-    figure, iso_levels = _figure(ctx, None if path is None else path[:, list(ctx.dims)])
-    error_map_layer_ui(ctx, figure)
+def _carried_endpoints(ctx: Context, other: Context) -> dict:
+    """A and B (points of ctx's map) carried to the other model's map."""
+    state = st.session_state
+    return {k: carry(ctx, other, state[KEY + k]) for k in ("A", "B") if KEY + k in state}
+
+
+def _map(ctx: Context, other: Context | None, side: int) -> None:
+    """One clickable map: dataset, manifold map, iso-curves, the A → B path, the current t,
+    and in compare mode the mark of a point clicked on the other map."""
+    state = st.session_state
+    shown, partner = (ctx, other) if side == 0 else (other, ctx)
+    endpoints = {k: state[KEY + k] for k in ("A", "B") if KEY + k in state}
+    if side == 1:
+        endpoints = _carried_endpoints(ctx, other)
+    path = _path(shown, 64, endpoints.get("A"), endpoints.get("B"))
+    t = float(state.get(KEY + "t", 0.5))
+    t_point = None
+    if path is not None:
+        z_t = latent.interpolate(path[0], path[-1], t, state.get(KEY + "method", "linear"))
+        t_point = tuple(float(v) for v in z_t[list(shown.dims)])
+    mark = state.get(KEY + "mark")
+    marker = mark["xy"] if (mark and other is not None and state.get(KEY + "view_on", 0) != side) else None
+    figure, iso_levels = _figure(
+        shown, None if path is None else path[:, list(shown.dims)],
+        {k: p["xy"] for k, p in endpoints.items()}, marker, t_point,
+        height=520 if other is None else 460)
+    _add_error_layer(shown, figure)
     numbers = trace_numbers(figure)
     st.plotly_chart(
-        figure, key=KEY + "map", on_select=functools.partial(
-            _on_map_click, ctx, numbers.get(DATA_TRACE), numbers.get(GRID_TRACE)),
+        figure, key=KEY + ("map", "map2")[side], on_select=functools.partial(
+            _on_map_click, ctx, other, side, numbers.get(DATA_TRACE), numbers.get(GRID_TRACE)),
         selection_mode=("points",),
         # Plotly counts a second click within doubleClickDelay (300 ms by default) anywhere
         # as a double click, which clears the selection instead of selecting: quick clicks
         # on two points would lose the second.
         config={"displaylogo": False, "scrollZoom": True, "doubleClickDelay": 120},
     )
-    st.caption("Click a point or anywhere on the map to decode it. Drag to pan, scroll to zoom.")
+    if side == 0:
+        st.caption("Click a point or anywhere on the map to decode it. Drag to pan, scroll to zoom."
+                   + (" ◇ marks where the other model puts the clicked point's nearest image."
+                      if other is not None else ""))
     if iso_levels:
         st.caption(iso_levels)
 
 
+@st.fragment(key=MAP_FRAGMENT)
+def latent_map_ui(ctx: Context, other: Context | None) -> None:
+    """The clickable map of the model."""
+    _map(ctx, other, 0)
+
+
+@st.fragment(key=MAP2_FRAGMENT)
+def compare_map_ui(ctx: Context, other: Context) -> None:
+    """The clickable map of the compared model."""
+    _map(ctx, other, 1)
+
+
 @st.fragment(key=VIEW_FRAGMENT)
-def decoded_view_ui(ctx: Context) -> None:
-    """The decode of the last click, large; its true image, reconstruction, nearest true image."""
+def decoded_view_ui(ctx: Context, other: Context | None) -> None:
+    """The decode of the last click, large; its true image, reconstruction, nearest true image.
+
+    In compare mode the click decodes in both models: the clicked model at the point, the
+    other at the point carried through the data (`carry`)."""
+    state = st.session_state
     st.radio(
         "A click on the map sets", ["view", "A", "B"], horizontal=True, key=KEY + "click_sets",
         help="view: decode the clicked point. A / B: also make it an interpolation endpoint.",
     )
-    point = st.session_state.get(KEY + "view") or {"xy": (0.0, 0.0), "index": None}
+    point = state.get(KEY + "view") or {"xy": (0.0, 0.0), "index": None}
+    if other is None:
+        _decoded(ctx, point, "decoded " + ("prior mean " if KEY + "view" not in state else "")
+                 + _describe(ctx, point), "decoded_view")
+        _neighbours(ctx, point)
+        error_cell_ui(ctx, point)
+        publish_view(ctx, other)
+        return
+    side = state.get(KEY + "view_on", 0) if KEY + "view" in state else 0
+    clicked, target = (ctx, other) if side == 0 else (other, ctx)
+    if KEY + "view" in state:
+        mark = state.get(KEY + "mark") or carry(clicked, target, point)
+    else:
+        mark = {"xy": (0.0, 0.0), "index": None}  # the prior mean in both
+    points = (point, mark) if side == 0 else (mark, point)
+    cols = st.columns(3, gap="medium")
+    for i, (model_ctx, model_point) in enumerate(zip((ctx, other), points)):
+        with cols[i]:
+            how = ("clicked" if i == side else "nearest image ◇") if KEY + "view" in state else "prior mean"
+            _decoded(model_ctx, model_point, f"{model_ctx.ref.name} · {how} · " + _describe(model_ctx, model_point),
+                     ("decoded_view", "decoded_view_2")[i])
+    with cols[2]:
+        if KEY + "view" in state:
+            row = int(mark.get("via", point.get("index") if point.get("index") is not None else -1))
+            recon = [cache.reconstructions(c.ref, clicked.spec_json, cache.HELDOUT_SIZE, cache.HELDOUT_SEED, (row,))[0]
+                     for c in (ctx, other)]
+            with st.container(key="decoded_neighbours"):
+                _image(_tile(np.stack([clicked.images[row], *recon]), 3), SMALL_PX // 36, caption=None)
+                a, theta = clicked.factors[row]
+                st.caption(f"held-out image #{row} (a {a:.2f}, θ {theta:.2f}) · its reconstruction by "
+                           f"{ctx.ref.name} · by {other.ref.name}")
+    error_cell_ui(ctx, points[0])
+    publish_view(ctx, other)
+
+
+def _decoded(ctx: Context, point: dict, caption: str, key: str) -> None:
+    decoded = cache.decode(ctx.ref, tuple(float(v) for v in ctx.z_of(point)))
+    with st.container(key=key):
+        _image(decoded, VIEW_PX // decoded.shape[0], caption=caption)
+
+
+def _neighbours(ctx: Context, point: dict) -> None:
+    """The clicked image and its reconstruction (a data point), and the nearest other image."""
     z = ctx.z_of(point)
-    decoded = cache.decode(ctx.ref, tuple(float(v) for v in z))
-    with st.container(key="decoded_view"):
-        _image(decoded, VIEW_PX // decoded.shape[0],
-                 caption="decoded " + ("prior mean " if KEY + "view" not in st.session_state else "")
-                 + _describe(ctx, point))
     # One composite image (not three): each image is a separate element and a separate
     # fetch, and under load those cost ~0.2 s per click (measured, benchmarks/bench_browser.py).
     candidates, tiles, parts = ctx.means, [], []
@@ -375,10 +589,8 @@ def decoded_view_ui(ctx: Context) -> None:
     parts.append(f"{label} #{nearest} (a {a:.2f}, θ {theta:.2f}, |Δz| {float(distance):.2f})")
     with st.container(key="decoded_neighbours"):
         # The caption as text of its own: an image caption would be as narrow as the image.
-        _image(tile(np.stack(tiles), len(tiles), pad=2, pad_value=70), SMALL_PX // 36, caption=None)
+        _image(_tile(np.stack(tiles), len(tiles)), SMALL_PX // 36, caption=None)
         st.caption(" · ".join(parts))
-    error_cell_ui(ctx, point)
-    publish_view(ctx)
 
 
 # --- The decode-vs-truth error map: a heatmap layer on the map, one cell's images in the view.
@@ -397,14 +609,18 @@ def _error_map(ctx: Context):
         return None
 
 
-def error_map_layer_ui(ctx: Context, figure) -> None:
-    """The error-map toggle; when on, the per-cell errors drawn behind the points."""
+def error_map_toggle_ui(compare: bool) -> None:
+    """The error-map toggle (in the row of map toggles); it reruns the maps and the view."""
     st.toggle(
-        "Error map", key=KEY + "error_map", on_change=st.rerun, args=([MAP_FRAGMENT, VIEW_FRAGMENT],),
+        "Error map", key=KEY + "error_map", on_change=st.rerun, persist_state=PERSIST,
+        args=([MAP_FRAGMENT, VIEW_FRAGMENT] + ([MAP2_FRAGMENT] if compare else []),),
         help="How wrong the decoder is, per cell: the decoded image against the true flow at the "
              "factors (a, θ) of the cell's 10 nearest held-out encodings, as KL(true ‖ decoded) "
              "in nats (Bernoulli cross-entropy minus the true image's entropy). Replaces the "
              "manifold map while on; click a cell to see its images.")
+
+
+def _add_error_layer(ctx: Context, figure) -> None:
     result = _error_map(ctx)
     if result is not None:
         add_error_heatmap(figure, result.errors, ctx.x_range, ctx.y_range)
@@ -434,61 +650,82 @@ def _set_endpoint_from_row(ctx: Context, label: str) -> None:
     if row is None:  # the box was cleared: keep the endpoint
         return
     st.session_state[KEY + label] = ctx.point_of_row(int(row))
-    st.rerun([MAP_FRAGMENT, INTERP_FRAGMENT])
+    _redraw_paths()
 
 
-def _redraw_path() -> None:
-    st.rerun([MAP_FRAGMENT, INTERP_FRAGMENT])
+# What an endpoint, the method or t changes: the paths (and t's mark) on the maps and the strips.
+# The interpolation first: its frame reaches the browser before the maps are rebuilt.
+_PATH_FRAGMENTS = (INTERP_FRAGMENT, MAP_FRAGMENT, MAP2_FRAGMENT)
+
+
+def _redraw_paths() -> None:
+    compare = st.session_state.get(KEY + "other_identity") is not None
+    st.rerun(list(_PATH_FRAGMENTS if compare else _PATH_FRAGMENTS[:2]))
 
 
 @st.fragment(key=INTERP_FRAGMENT)
-def interpolation_ui(ctx: Context) -> None:
-    """Endpoints A and B, the method, a t slider with its decoded frame, a strip, exports."""
+def interpolation_ui(ctx: Context, other: Context | None) -> None:
+    """Endpoints A and B, the method, a t slider with its decoded frame, a strip, exports.
+
+    In compare mode the same two held-out images (A and B's nearest) are interpolated in the
+    other model too: a frame and a strip per model."""
+    state = st.session_state
     st.subheader("Interpolation")
     n_rows = len(ctx.means)
     c_a, c_b, c_method, c_frames = st.columns([1, 1, 1, 1])
     for label, col in (("A", c_a), ("B", c_b)):
-        point = st.session_state[KEY + label]
+        point = state[KEY + label]
         row_key = KEY + f"row_{label}"
-        if row_key not in st.session_state:  # the box shows the endpoint's row, empty for a free point
-            st.session_state[row_key] = point.get("index")
+        if row_key not in state:  # the box shows the endpoint's row, empty for a free point
+            state[row_key] = point.get("index")
         col.number_input(
             f"{label} = dataset #", min_value=0, max_value=n_rows - 1, step=1, value=None,
             placeholder="a point of the map", key=row_key,
             on_change=_set_endpoint_from_row, args=(ctx, label),
         )
         col.caption(f"{label}: " + _describe(ctx, point))
-    c_method.radio("Path", ["linear", "spherical"], key=KEY + "method", horizontal=True,
-                   on_change=_redraw_path,
+    c_method.radio("Path", list(view_state.METHODS), key=KEY + "method", horizontal=True,
+                   on_change=_redraw_paths, persist_state=PERSIST,
                    help="spherical (slerp) turns around the origin instead of cutting across.")
-    n_frames = c_frames.slider("Frames in the strip", *view_state.FRAMES_RANGE, key=KEY + "n_frames")
-
-    path = _path(ctx, n_frames)
-    frames = cache.decode_path(ctx.ref, tuple(tuple(float(v) for v in z) for z in path))
+    n_frames = c_frames.slider("Frames in the strip", *view_state.FRAMES_RANGE, key=KEY + "n_frames",
+                               persist_state=PERSIST)
+    models = [(ctx, None)] + ([] if other is None else [(other, _carried_endpoints(ctx, other))])
+    method = state.get(KEY + "method", "linear")
     left, right = st.columns([1, 2], gap="medium")
     with left:
-        t = st.slider("t", 0.0, 1.0, step=0.01, key=KEY + "t")
+        t = st.slider("t", 0.0, 1.0, step=0.01, key=KEY + "t", persist_state=PERSIST,
+                      on_change=_redraw_paths, help="The frame at t is marked ○ on the path.")
         playing = st.toggle("▶ Play", key=KEY + "play", help="Loop A → B → A as an animation.")
-        with st.container(key="interp_frame"):
+    strips = []
+    for i, (model_ctx, ends) in enumerate(models):
+        ends = ends or {}
+        path = _path(model_ctx, n_frames, ends.get("A"), ends.get("B"))
+        frames = cache.decode_path(model_ctx.ref, tuple(tuple(float(v) for v in z) for z in path))
+        strips.append(frames)
+        name = f"{model_ctx.ref.name} · " if other is not None else ""
+        with left, st.container(key=("interp_frame", "interp_frame_2")[i]):
             if playing:
-                st.image(gif_bytes(frames, factor=FRAME_PX // 36), caption="A → B → A",
+                st.image(gif_bytes(frames, factor=FRAME_PX // 36), caption=name + "A → B → A",
                          width=FRAME_PX // 36 * frames.shape[2])
             else:
-                z_t = latent.interpolate(path[0], path[-1], t, st.session_state.get(KEY + "method", "linear"))
-                frame = cache.decode(ctx.ref, tuple(float(v) for v in z_t))
+                z_t = latent.interpolate(path[0], path[-1], t, method)
+                frame = cache.decode(model_ctx.ref, tuple(float(v) for v in z_t))
                 _image(frame, FRAME_PX // 36,
-                         caption=f"t = {t:.2f} · z = ({', '.join(f'{v:+.2f}' for v in z_t)})")
+                       caption=f"{name}t = {t:.2f} · z = ({', '.join(f'{v:+.2f}' for v in z_t)})")
+        with right:
+            strip_rows = -(-n_frames // 8)  # at most 8 frames a row, rows as even as possible
+            with st.container(key=("interp_strip", "interp_strip_2")[i]):
+                _image(_tile(frames, -(-n_frames // strip_rows)), 2,
+                       caption=f"{name}{n_frames} frames from A (top left) to B, row by row")
     with right:
-        n_rows = -(-n_frames // 8)  # at most 8 frames a row, rows as even as possible
-        _image(_tile(frames, -(-n_frames // n_rows)), 2,
-               caption=f"{n_frames} frames from A (top left) to B, row by row")
+        frames = strips[0]
         d1, d2 = st.columns(2)
         # Files are encoded only when a button is clicked (deferred data), not on every rerun.
         d1.download_button("Download GIF", functools.partial(gif_bytes, frames, factor=4),
                            "interpolation.gif", mime="image/gif", key=KEY + "gif", on_click="ignore")
         d2.download_button("Download PNG strip", functools.partial(strip_png, frames, factor=4),
                            "interpolation.png", mime="image/png", key=KEY + "png", on_click="ignore")
-    publish_view(ctx)
+    publish_view(ctx, other)
 
 
 GRID_COLUMNS = 8  # the default counts (16 samples, 8 reconstructions) fill whole rows
@@ -499,7 +736,7 @@ def prior_samples_ui(ctx: Context) -> None:
     st.subheader("Samples from the prior")
     n, seed = _count_and_seed_ui("prior", most=48, default=16)
     samples = cache.prior_samples(ctx.ref, n, int(seed))
-    prior = "p(z)" if cache.get_model(ctx.ref).config.prior == "flow" else "N(0, I)"
+    prior = "p(z)" if _has_flow_prior(ctx.ref) else "N(0, I)"
     _image(_tile(samples, GRID_COLUMNS), 2, caption=f"{n} decodes of z ~ {prior}, seed {seed}")
 
 

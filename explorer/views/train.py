@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 import vaeflow
-from vaeflow.training import RunInProgressError
+from vaeflow.training import RunInProgressError, RunStartError
 from explorer import data_store, runs_view
 from explorer.training_plots import elbo_figure, overlay_figure, progress
 from explorer.widgets import PERSIST, STREAM, plan_text, train_config_ui
@@ -55,7 +55,7 @@ def start_run(root: str, name: str, config, model_config, data: str) -> None:
         run = runner(root).start(name, config, data=data, model_config=model_config)
     except RunInProgressError as error:
         flash("warning", f"A run is already going: {error}")
-    except ValueError as error:
+    except (ValueError, RunStartError) as error:  # RunStartError says "disk full (<path>)"
         flash("error", str(error))
     else:
         flash("success", f"Started {run.name}: it trains in the background; leave or reload "

@@ -14,8 +14,9 @@ with `encode(x) -> distribution with .mean()` and `decode(z) -> images in [0, 1]
 * `nearest_index`: the row of a point cloud nearest (Euclidean) to each query.
 * `iso_factor_sweeps` / `iso_curves`: images that share one true factor (a fixed, θ swept; θ
   fixed, a swept), encoded: where the model puts each family of images.
-* `posterior_means` / `decode_uint8` / `prior_draws`: images → E[z | x], z → images, and the
-  one seeded sampler of z ~ model.prior(), in batches.
+* `posterior_means` / `posterior_kl` / `decode_uint8` / `prior_draws`: images → E[z | x] and
+  KL(q(z | x) || p(z)), z → images, and the one seeded sampler of z ~ model.prior(), in
+  batches; `compiled_decode`, the decoder as one graph.
 * `prior_density_grid` / `describe_prior`: p(z) on a lattice of the plotted plane (the map's
   prior contours), and the prior named in words.
 * `error_map` / `predict_factors` / `decode_error`: per cell of a grid, the decoded image
@@ -25,7 +26,7 @@ with `encode(x) -> distribution with .mean()` and `decode(z) -> images in [0, 1]
 One module per kind: `paths`, `grids`, `factors`, `coding`, `prior`, `error_map`.
 """
 
-from vaeflow.latent.coding import decode_uint8, posterior_means, prior_draws
+from vaeflow.latent.coding import compiled_decode, decode_uint8, posterior_kl, posterior_means, prior_draws
 from vaeflow.latent.error_map import ErrorMap, decode_error, error_map, predict_factors
 from vaeflow.latent.factors import IsoSweeps, iso_curves, iso_factor_sweeps
 from vaeflow.latent.grids import cell_centres, cell_index, embed_plane, latent_grid, nearest_index, plot_ranges
@@ -36,6 +37,7 @@ __all__ = [
     "METHODS", "Method", "interpolate", "interpolation_path",
     "latent_grid", "cell_centres", "cell_index", "embed_plane", "plot_ranges", "nearest_index",
     "IsoSweeps", "iso_factor_sweeps", "iso_curves",
-    "posterior_means", "decode_uint8", "prior_draws", "prior_density_grid", "describe_prior",
+    "posterior_means", "posterior_kl", "decode_uint8", "compiled_decode", "prior_draws",
+    "prior_density_grid", "describe_prior",
     "ErrorMap", "error_map", "predict_factors", "decode_error",
 ]

@@ -7,6 +7,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vaeflow.neighbours import squared_distances
+
+
 def latent_grid(
     x_range: Sequence[float], y_range: Sequence[float], n_x: int, n_y: int | None = None
 ) -> np.ndarray:
@@ -176,12 +179,7 @@ def nearest_index(points: Any, queries: Any) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"queries must be (D,) or (M, D) with D = {points.shape[1]}, got shape {queries.shape}"
         )
-    # |q − p|² = |q|² − 2 q·p + |p|²; one matrix product instead of an (M, N, D) difference.
-    sq = (
-        np.sum(queries**2, axis=1)[:, None]
-        - 2.0 * queries @ points.T
-        + np.sum(points**2, axis=1)[None, :]
-    )
+    sq = squared_distances(queries, points)
     indices = np.argmin(sq, axis=1)
     distances = np.sqrt(np.maximum(sq[np.arange(len(indices)), indices], 0.0))
     if single:

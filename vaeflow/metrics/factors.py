@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vaeflow.neighbours import squared_distances
+
 TARGETS = ("a", "cos_theta", "sin_theta")
 
 
@@ -38,8 +40,7 @@ def knn_predict(train_x, train_y, query_x, k: int = 10, chunk: int = 1024) -> np
         raise ValueError(f"k must be in [1, {len(train_x)}] (the training points), got {k}")
     out = np.empty((len(query_x), train_y.shape[1]))
     for start in range(0, len(query_x), chunk):
-        q = query_x[start : start + chunk]
-        d2 = (q**2).sum(1)[:, None] - 2 * q @ train_x.T + (train_x**2).sum(1)[None, :]
+        d2 = squared_distances(query_x[start : start + chunk], train_x)
         nearest = np.argsort(d2, axis=1, kind="stable")[:, :k]
         out[start : start + chunk] = train_y[nearest].mean(axis=1)
     return out

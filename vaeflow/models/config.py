@@ -165,7 +165,7 @@ def _widths(config: ModelConfig, name: str, value: Any) -> tuple[int, ...]:
     try:
         widths = tuple(value)
     except TypeError:
-        raise ValueError(f"ModelConfig.{name} must be a sequence of positive integers, got {value!r}")
+        raise ValueError(f"ModelConfig.{name} must be a sequence of positive integers, got {value!r}") from None
     try:
         return tuple(_check.integer(f"ModelConfig.{name}", w, 1, 8192) for w in widths)
     except ValueError:

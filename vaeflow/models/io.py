@@ -22,6 +22,7 @@ wrong model.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 import zipfile
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vaeflow.io import atomic_path, write_json_atomic
+from vaeflow.io import atomic_path, check_format, write_json_atomic
 from vaeflow.models.config import ModelConfig
 from vaeflow.models.vae import VAE
 
@@ -38,8 +39,22 @@ VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: weights stored by position (see read_weights)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
-# The shipped default, trained by the recipe in pretrained/RECIPE.md.
-PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"
+
+
+def _pretrained_dir() -> Path:
+    """The shipped default model's folder (trained by the recipe in its RECIPE.md).
+
+    An installed wheel carries it as package data, `vaeflow/pretrained` (pyproject.toml maps the
+    checkout's top-level `pretrained/` there); a source checkout or an editable install reads the
+    top-level folder itself.
+    """
+    installed = importlib.resources.files("vaeflow") / "pretrained"
+    if installed.is_dir():
+        return Path(str(installed))
+    return Path(__file__).resolve().parents[2] / "pretrained"
+
+
+PRETRAINED_DIR = _pretrained_dir()
 
 
 WEIGHT_DTYPES = ("float32", "float16")
@@ -217,18 +232,14 @@ def _match_by_position(weights_path: Path, directory: Path, stored: dict, variab
 def read_header(config_path: str | os.PathLike, format: str = FORMAT,
                 versions: tuple[int, ...] = READABLE_VERSIONS) -> dict:
     """The parsed config.json of a directory of ours; `ValueError` if it is not `format` in one
-    of `versions`."""
+    of `versions` (`vaeflow.io.check_format`) or lacks its sections."""
     config_path = Path(config_path)
     try:
         header = json.loads(config_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{config_path} is not valid JSON: {error}") from None
-    if not isinstance(header, dict) or header.get("format") != format:
-        raise ValueError(f"{config_path} is not a {format} config (format != {format!r})")
-    if header.get("version") not in versions:
-        raise ValueError(
-            f"{config_path} has version {header.get('version')!r}; this vaeflow reads {list(versions)}"
-        )
+    version = header.get("version") if isinstance(header, dict) else None
+    check_format(header, format, version if version in versions else versions[-1], str(config_path))
     if not isinstance(header.get("config"), dict) or not isinstance(header.get("weights"), dict):
         raise ValueError(f"{config_path} lacks its 'config' or 'weights' section")
     return header

@@ -27,6 +27,9 @@ from vaeflow.models.architectures import build_decoder, build_encoder
 from vaeflow.models.config import ModelConfig
 from vaeflow.models.priors import build_conditioners, flow_prior, standard_normal
 
+# The terms `VAE.elbo_terms` returns, in the order the trainer logs and the plots draw them.
+TERMS = ("loss", "reconstruction", "kl")
+
 tfd = tfp.distributions
 
 # Largest number of decoded images (samples × images) one IWAE chunk holds in memory:

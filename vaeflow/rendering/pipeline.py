@@ -48,7 +48,7 @@ import tensorflow as tf
 
 from vaeflow.flows.chain import as_factors
 from vaeflow.flows.spec import FlowSpec
-from vaeflow.rendering.colormaps import colormap_bytes
+from vaeflow.rendering.colormaps import colormap_bytes, colormap_index
 from vaeflow.rendering.coverage import painted_band, slopes_at_max
 from vaeflow.rendering.density import AxisTerms, axis_terms, density_on_grid, empty_pixels, spec_arrays
 from vaeflow.rendering.levels import ContourLevels, contour_levels
@@ -137,14 +137,12 @@ def _band_colours(levels: ContourLevels, cmap: str, bands: int) -> np.ndarray:
     """Each band's colour, exactly as matplotlib computes it in float64: uint8 (n, bands + 1, 3).
 
     layer = ½(level[k] + level[k+1]); x = (layer − level[0]) / (level[−1] − level[0]);
-    entry int(256·x), with x = 1 → 255. The extra last row is white (pixels no band touches).
+    entry `colormap_index(x)` (int(256·x), x = 1 → 255). The extra last row is white (pixels no band touches).
     """
     n = levels.count.size
     level = levels.level(np.broadcast_to(np.arange(bands + 1, dtype=np.float64), (n, bands + 1)))
     lowest, highest = level[:, :1], levels.level((levels.count - 1)[:, None].astype(np.float64))
-    x = (0.5 * (level[:, :-1] + level[:, 1:]) - lowest) / (highest - lowest) * 256.0
-    x = np.where(x == 256.0, 255.0, x)
-    entry = np.clip(x, 0.0, 255.0).astype(np.intp)
+    entry = colormap_index((0.5 * (level[:, :-1] + level[:, 1:]) - lowest) / (highest - lowest))
     table = np.concatenate([colormap_bytes(cmap), np.full((1, 3), 255, np.uint8)])
     # np.take along rows is ~5× faster than fancy indexing table[index] for this (n, K, 3) gather.
     return np.take(table, np.concatenate([entry, np.full((n, 1), 256)], axis=1), axis=0)

@@ -2,10 +2,10 @@
 
 from vaeflow.training.checkpoints import CheckpointError
 from vaeflow.training.config import TrainConfig
-from vaeflow.training.jobs import JobRunner, RunInProgressError, RunSummary
+from vaeflow.training.jobs import JobRunner, RunInProgressError, RunStartError, RunSummary
 from vaeflow.training.runs import RunDir, RunLockedError, validate_run_name
 from vaeflow.training.loop import TrainResult, train
 from vaeflow.training.trainer import NonFiniteLossError, Trainer
 
 __all__ = ["CheckpointError", "JobRunner", "NonFiniteLossError", "RunDir", "RunInProgressError",
-           "RunLockedError", "RunSummary", "TrainConfig", "TrainResult", "Trainer", "train", "validate_run_name"]
+           "RunLockedError", "RunStartError", "RunSummary", "TrainConfig", "TrainResult", "Trainer", "train", "validate_run_name"]

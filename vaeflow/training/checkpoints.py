@@ -1,101 +1,199 @@
-"""Atomic checkpoints: a crash or a kill at any moment leaves the last good checkpoint loadable.
+"""Step checkpoints: a crash or a kill at any moment leaves the last good checkpoint loadable.
 
-Layout under ``runs/<name>/checkpoints/``:
+Layout under ``runs/<name>/checkpoints/``, kept by a `tf.train.CheckpointManager`:
 
-    step-000000123/ckpt.*      tf.train.Checkpoint of model, optimizer (with its step counter)
-    step-000000123/state.json  the trainer's position (epoch, step in epoch, best val_loss, time)
-    latest.json                {"dir": "step-000000123", "step": 123}
+    ckpt-<n>.index, ckpt-<n>.data-*   model, optimizer (with its step counter) and the trainer's
+                                      position (epoch, step in epoch, best val_loss, time, ...)
+                                      as one JSON string variable, so weights and position are
+                                      written together
+    checkpoint                        TensorFlow's pointer to the newest ``ckpt-<n>`` (replaced
+                                      atomically after the files are complete)
 
-A checkpoint is written into a hidden temporary directory, renamed into place, and only then does
-latest.json (replaced atomically) point at it; older step directories are deleted afterwards.
+``n`` counts saves, not steps (a step saved twice, mid-epoch and then at the epoch's end, gets
+two prefixes, so a save never overwrites the files of the checkpoint it replaces); the step is
+in the position. Only the newest checkpoint is kept. When the pointer is lost, the newest
+``ckpt-<n>`` on disk that loads is used (`StepCheckpoints.restore`). Directories from earlier versions
+(``step-<step>/ckpt.*`` + ``state.json``) are still read.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import tensorflow as tf
-
-from vaeflow.io import write_json_atomic
 
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, corrupted or belongs to a different model."""
 
 
-def _step_dir_name(step: int) -> str:
-    return f"step-{step:09d}"
+_PREFIX = re.compile(r"ckpt-(\d+)\.index")
+_LEGACY = re.compile(r"step-(\d+)")
+_POSITION_KEY = "position/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+class StepCheckpoints:
+    """The step checkpoints of one run: save the newest, restore the newest good one.
+
+    Arguments:
+        directory: the run's ``checkpoints/`` directory (created on the first save).
+        checkpoint: a `tf.train.Checkpoint` of the (already built) objects to save and restore.
+        variables: the variables that must be finite for a checkpoint to count as good
+            (the model's weights and the optimizer's slots); none are checked by default.
+    """
+
+    def __init__(self, directory: str | os.PathLike, checkpoint: tf.train.Checkpoint,
+                 variables: Sequence[tf.Variable] = ()) -> None:
+        self.directory = Path(directory)
+        self.objects = checkpoint
+        self.variables = [v for v in variables if tf.as_dtype(v.dtype).is_floating]
+        self._position = tf.Variable("", dtype=tf.string, trainable=False)
+        self._root = tf.train.Checkpoint(run=checkpoint, position=self._position)
+        _ = self._root.save_counter  # created now (it is lazy), so that a restore fills it
+        self._manager: tf.train.CheckpointManager | None = None
+
+    def save(self, step: int, state: dict[str, Any]) -> Path:
+        """Write the objects and `state` (JSON-ready) as the checkpoint of `step`, then drop
+        the older one. Returns the new checkpoint's path prefix.
+        """
+        if self._manager is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._manager = tf.train.CheckpointManager(self._root, str(self.directory), max_to_keep=1)
+            # Number on from what is on disk, also when TensorFlow's pointer file is lost.
+            self._root.save_counter.assign(max(_numbers(self.directory), default=0))
+        self._position.assign(json.dumps({**state, "step": int(step)}))
+        prefix = self._manager.save()
+        # Only now, with the new checkpoint complete and pointed to, do the older ones go
+        # (also those the manager does not know of: a lost pointer, earlier versions' step-*).
+        for number in _numbers(self.directory):
+            old = self.directory / f"ckpt-{number}"
+            if str(old) != prefix:
+                for path in self.directory.glob(f"ckpt-{number}.*"):
+                    path.unlink(missing_ok=True)
+        for legacy in self.directory.glob("step-*"):
+            shutil.rmtree(legacy, ignore_errors=True)
+        return Path(prefix)
+
+    def finite(self) -> bool:
+        """Whether every checked variable holds only finite values now."""
+        return all(np.isfinite(v.numpy()).all() for v in self.variables)
+
+    def restore(self) -> dict[str, Any] | None:
+        """Load the newest good checkpoint into the objects and return its position (with
+        "step"); None when there is no checkpoint at all.
+
+        A checkpoint is good when it reads, matches the objects and holds only finite values;
+        a bad newest one falls back to an older one still on disk.
+
+        Raises:
+            CheckpointError: naming the path, when no checkpoint on disk is good.
+        """
+        first_error = None
+        for kind, prefix, state in _candidates(self.directory):
+            try:
+                if state is None:
+                    raise CheckpointError(f"checkpoint {prefix!r} holds no readable position")
+                target = self._root if kind == "ckpt" else self.objects
+                status = target.read(prefix)
+                status.assert_existing_objects_matched()
+                if not self.finite():
+                    raise CheckpointError(f"checkpoint {prefix!r} holds non-finite weights")
+            except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError,
+                    OSError) as error:
+                if first_error is None:
+                    first_error = error if isinstance(error, CheckpointError) else CheckpointError(
+                        f"checkpoint {prefix!r} cannot be loaded into this model (corrupted or "
+                        f"from a different architecture): {str(error).splitlines()[0]}")
+                continue
+            return state
+        if first_error is not None:
+            raise first_error
+        return None
+
+
+def _numbers(directory: Path) -> list[int]:
+    """The save numbers n of the ``ckpt-<n>.index`` files in `directory`."""
+    if not directory.is_dir():
+        return []
+    return [int(m[1]) for m in map(_PREFIX.fullmatch, os.listdir(directory)) if m]
+
+
+def _read_position(prefix: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(tf.train.load_checkpoint(prefix).get_tensor(_POSITION_KEY))
+    except (tf.errors.OpError, ValueError, KeyError, TypeError, IndexError, OSError):
+        return None  # torn or foreign files: not a candidate (TF's reader raises all of these)
+
+
+def _candidates(directory: Path) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """(kind, path prefix, position or None) of every checkpoint on disk, newest first.
+
+    The highest ``ckpt-<n>`` is the newest: TensorFlow completes its files before the pointer
+    moves and before the older ones go, so this holds with the pointer lost or stale too.
+    Earlier versions' ``step-*`` come last.
+    """
+    if not directory.is_dir():
+        return []
+    found = [("ckpt", prefix, _read_position(prefix))
+             for prefix in (str(directory / f"ckpt-{n}") for n in sorted(_numbers(directory), reverse=True))]
+    legacy = sorted(((int(m[1]), directory / m[0])
+                     for m in map(_LEGACY.fullmatch, os.listdir(directory)) if m), reverse=True)
+    for _, step_dir in legacy:
+        try:
+            state = json.loads((step_dir / "state.json").read_text())
+        except (OSError, ValueError):
+            state = None
+        if (step_dir / "ckpt.index").exists():
+            found.append(("step", str(step_dir / "ckpt"), state))
+    return found
 
 
 def latest_checkpoint(directory: str | os.PathLike) -> dict[str, Any] | None:
-    """``{"dir": Path, "step": int, "state": dict}`` of the last good checkpoint, or None."""
-    directory = Path(directory)
-    try:
-        pointer = json.loads((directory / "latest.json").read_text())
-        step_dir = directory / pointer["dir"]
-        state = json.loads((step_dir / "state.json").read_text())
-    except FileNotFoundError:
-        return None
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise CheckpointError(f"checkpoint pointer in {str(directory)!r} is corrupted: {error}")
-    return {"dir": step_dir, "step": int(pointer["step"]), "state": state}
+    """``{"path": prefix, "step": int, "state": dict}`` of the newest checkpoint on disk whose
+    position reads, or None. (Whether its weights load is `StepCheckpoints.restore`'s check.)
+    """
+    for _, prefix, state in _candidates(Path(directory)):
+        if state is not None:
+            return {"path": prefix, "step": int(state["step"]), "state": state}
+    return None
+
+
+def has_checkpoint_files(directory: str | os.PathLike) -> bool:
+    """Whether `directory` holds any checkpoint files, readable or not."""
+    return bool(_candidates(Path(directory)))
 
 
 def save_checkpoint(directory: str | os.PathLike, checkpoint: tf.train.Checkpoint, step: int,
                     state: dict[str, Any]) -> Path:
-    """Write `checkpoint` and `state` as the checkpoint of `step`; return its directory.
-
-    Arguments:
-        directory: the run's ``checkpoints/`` directory (created on demand).
-        checkpoint: holds the model and optimizer.
-        step: the optimizer step the weights belong to.
-        state: JSON-ready trainer position, saved beside the weights.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / _step_dir_name(step)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=directory))
-    try:
-        checkpoint.write(str(staging / "ckpt"))
-        write_json_atomic(staging / "state.json", {**state, "step": step})
-        if final.exists():  # the same step saved twice (stop right after an epoch's save)
-            shutil.rmtree(final)
-        os.replace(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    write_json_atomic(directory / "latest.json", {"dir": final.name, "step": step})
-    for old in directory.glob("step-*"):
-        if old.name != final.name:
-            shutil.rmtree(old, ignore_errors=True)
-    for stale in directory.glob(".step-*.tmp"):  # left by a process killed mid-write
-        shutil.rmtree(stale, ignore_errors=True)
-    return final
+    """`StepCheckpoints(directory, checkpoint).save(step, state)`, for one-off saves."""
+    return StepCheckpoints(directory, checkpoint).save(step, state)
 
 
 def restore_checkpoint(directory: str | os.PathLike,
                        checkpoint: tf.train.Checkpoint) -> dict[str, Any] | None:
-    """Load the last good checkpoint into `checkpoint`'s (already built) objects.
+    """`StepCheckpoints(directory, checkpoint).restore()`, for one-off restores."""
+    return StepCheckpoints(directory, checkpoint).restore()
 
-    Returns:
-        The saved trainer state (with "step"), or None when there is no checkpoint.
 
-    Raises:
-        CheckpointError: naming the path, when the files are corrupted or hold another model.
+def sweep_temporaries(directory: str | os.PathLike) -> list[Path]:
+    """Delete what killed saves leave in a ``checkpoints/`` directory: TensorFlow's
+    ``ckpt-<n>_temp`` shards and pointer temp files, and earlier versions' ``.step-*.tmp``.
+    Call it only while holding the run's lock. Returns what was deleted.
     """
-    latest = latest_checkpoint(directory)
-    if latest is None:
-        return None
-    prefix = str(latest["dir"] / "ckpt")
-    try:
-        status = checkpoint.read(prefix)
-        status.assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError, OSError) as error:
-        raise CheckpointError(
-            f"checkpoint {prefix!r} cannot be loaded into this model "
-            f"(corrupted or from a different architecture): {str(error).splitlines()[0]}") from None
-    return latest["state"]
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    swept = []
+    for path in directory.iterdir():
+        name = path.name
+        if (re.fullmatch(r"ckpt-\d+_temp.*", name) or name.startswith("checkpoint.tmp")
+                or (name.startswith(".") and name.endswith(".tmp"))):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            swept.append(path)
+    return swept

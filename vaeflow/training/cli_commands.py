@@ -82,7 +82,10 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     parser.add_argument("--mixed-precision", action="store_true", default=None,
                         help="float16 compute (GPU only)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --run-dir from its last checkpoint")
+                        help="continue the run in --run-dir from its last good checkpoint")
+    parser.add_argument("--restart", action="store_true",
+                        help="train the run in --run-dir again from step 0 with its saved config "
+                             "(and any flags given), deleting its metrics, model and checkpoints")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=guarded(run_train))
     return parser
@@ -159,10 +162,11 @@ def configs_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
     from vaeflow.training.config import TrainConfig
     from vaeflow.training.runs import RunDir
 
-    if args.resume:
+    if args.resume or args.restart:
+        flag = "--restart" if args.restart else "--resume"
         path = RunDir.from_path(args.run_dir).config_path
         if not path.exists():
-            raise UsageError(f"--run-dir {args.run_dir} has no config.json to resume")
+            raise UsageError(f"--run-dir {args.run_dir} has no config.json to {flag[2:]} ({flag})")
         saved = _config_object(path, "--run-dir's config.json")
     elif args.config:
         saved = _config_object(Path(args.config), "--config")
@@ -192,6 +196,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def run_train(args: argparse.Namespace) -> int:
     from vaeflow.devices import training_device
+    from vaeflow.io import describe_os_error, is_disk_full
     from vaeflow.training.data import check_source
     from vaeflow.training.loop import train
     from vaeflow.training.runs import RunLockedError
@@ -204,12 +209,17 @@ def run_train(args: argparse.Namespace) -> int:
     check_source(config, model_config.image_size)
     print(f"training on {training_device()} -> {args.run_dir}", file=sys.stderr, flush=True)
     try:
-        result = train(config, model_config, args.run_dir, resume=args.resume,
-                       progress=not args.no_progress, echo=True)
+        result = train(config, model_config, args.run_dir, resume=args.resume or args.restart,
+                       restart=args.restart, progress=not args.no_progress, echo=True)
     except RunLockedError as error:
         raise CommandError(str(error), EXIT_RUN_LOCKED) from None
     except (ValueError, OSError, MemoryError, NonFiniteLossError) as error:
-        raise CommandError(one_line(error)) from None
+        raise CommandError(describe_os_error(error, args.run_dir) if is_disk_full(error)
+                           else one_line(error)) from None
+    except Exception as error:  # TensorFlow reports a full disk as its own error types
+        if not is_disk_full(error):
+            raise
+        raise CommandError(describe_os_error(error, args.run_dir)) from None
     print(json.dumps({"state": result.state, "reason": result.reason, "step": result.step,
                       "epoch": result.epoch, "best_val_loss": result.best_val_loss}))
     return 0

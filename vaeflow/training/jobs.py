@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vaeflow.io import describe_os_error
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.runs import RunDir, process_stat, validate_run_name
 
@@ -28,6 +30,11 @@ HYPERPARAMETERS = ("preset", "latent_dim", "beta", "learning_rate", "lr_schedule
 
 class RunInProgressError(RuntimeError):
     """Another run is still training and the runner allows one at a time."""
+
+
+class RunStartError(OSError):
+    """The run's files could not be written (disk full, I/O error); the message says so and
+    where. A new run's folder has been removed again."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +100,8 @@ class JobRunner:
             ValueError: naming `name` when it is unsafe, already used (without `resume`) or
                 unknown (with `resume`); naming `data` when no data source is given.
             RunInProgressError: naming the run that is still training.
+            RunStartError: (an OSError) the run's files could not be written, e.g. "disk full
+                (<path>)"; a new run's folder is removed again.
         """
         run = self.run_dir(name)
         # The lock makes "check nothing runs, then claim" one step for every runner on this
@@ -100,7 +109,14 @@ class JobRunner:
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".start.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            return self._start_locked(run, config, data, model_config, resume)
+            existed = run.exists()
+            try:
+                return self._start_locked(run, config, data, model_config, resume)
+            except OSError as error:
+                if not existed:  # a half-made new run folder would block its name
+                    shutil.rmtree(run.path, ignore_errors=True)
+                raise RunStartError(f"could not start run {run.name!r}: "
+                                    f"{describe_os_error(error, run.path)}") from error
 
     def _start_locked(self, run: RunDir, config: TrainConfig, data, model_config: Any,
                       resume: bool) -> RunDir:

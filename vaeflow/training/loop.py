@@ -1,9 +1,10 @@
 """`train`: the loop that turns a `TrainConfig` into a finished run directory.
 
-Per epoch it trains on the source's images in whole global batches, writes a ``window`` record
-every `steps_per_window` steps and an ``epoch`` record after validating, keeps the best model in
-``model/``, checkpoints, and stops on the last epoch, early stopping, the time limit, a stop
-request (SIGTERM) or a non-finite loss (which fails the run and keeps the last good checkpoint).
+Per epoch it trains on the source's images in whole global batches, makes a ``window`` record
+every `steps_per_window` steps and an ``epoch`` record after validating, and stops on the last
+epoch, the time limit or a stop request (SIGTERM). What happens with the records, the best
+model, checkpoints, early stopping, a non-finite loss and the progress bar is up to the
+callbacks (`vaeflow.training.callbacks`). `train` holds the run directory's lock throughout.
 """
 
 from __future__ import annotations
@@ -13,29 +14,23 @@ import dataclasses
 import math
 import os
 import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import keras
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 from vaeflow.devices import training_device
-from vaeflow.training.checkpoints import latest_checkpoint, restore_checkpoint, save_checkpoint
+from vaeflow.io import describe_os_error, is_disk_full
+from vaeflow.training.callbacks import BestModel, Callback, default_callbacks
+from vaeflow.training.checkpoints import CheckpointError, StepCheckpoints, latest_checkpoint
 from vaeflow.training.config import TrainConfig
 from vaeflow.training.data import make_source
 from vaeflow.training.provenance import data_source_record
 from vaeflow.training.process import RunLog, StopFlag
 from vaeflow.training.runs import RunDir
-from vaeflow.training.trainer import TERMS, NonFiniteLossError, Trainer, is_chief, make_strategy
-
-_SCALAR_METADATA = summary_pb2.SummaryMetadata(
-    plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
-    data_class=summary_pb2.DATA_CLASS_SCALAR).SerializeToString()
-
+from vaeflow.training.trainer import TERMS, Trainer, is_chief, make_strategy
 
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
@@ -61,27 +56,12 @@ def _model_config_dict(model_config: Any) -> dict[str, Any]:
     return dataclasses.asdict(model_config)
 
 
-def _save_model_atomic(model: keras.Model, directory: Path) -> None:
-    """`vaeflow.save_model` into a temporary sibling, then swap it into `directory`."""
-    from vaeflow.models import save_model
-
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    old = directory.with_name(f".{directory.name}.old")
-    try:
-        save_model(model, staging)
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            os.replace(directory, old)
-        os.replace(staging, directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str | os.PathLike | None = None,
-          *, resume: bool = False, build_model: Callable[[], keras.Model] | None = None,
+          *, resume: bool = False, restart: bool = False,
+          build_model: Callable[[], keras.Model] | None = None,
           progress: bool = False, echo: bool = False, stop_event: threading.Event | None = None,
-          strategy: tf.distribute.Strategy | None = None) -> TrainResult:
+          strategy: tf.distribute.Strategy | None = None,
+          callbacks: Sequence[Callback] = ()) -> TrainResult:
     """Train a VAE as `config` says, writing everything into `run_dir`.
 
     Arguments:
@@ -89,13 +69,21 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
         model_config: the architecture (a `vaeflow.ModelConfig`); ignored when `build_model` is
             given (tests use tiny stand-ins).
         run_dir: a `RunDir` or a path ``runs/NAME``; None trains without writing files.
-        resume: continue from the run's last checkpoint (same step, epoch, best val_loss);
-            False refuses a directory that already holds a run.
+        resume: continue from the run's newest good checkpoint (same step, epoch, best
+            val_loss); False refuses a directory that already holds a run. A run whose
+            checkpoints are all gone resumes only if it has no history yet (no metrics, no
+            model); otherwise it is refused unless `restart`. The run's config.json is
+            rewritten with `config` only once the checkpoint has loaded and a validation with
+            it was finite, so a resume that fails leaves the run resumable as it was.
+        restart: with `resume`, train the run again from step 0, deleting its metrics,
+            model, checkpoints and TensorBoard events first (never done without it).
         progress: show a tqdm bar on stderr.
         echo: copy log lines to stderr.
         stop_event: when set (or on SIGTERM/SIGINT in the main thread) the loop finishes the
             current step, checkpoints, saves the model and returns state "stopped".
         strategy: overrides `config.distribute`.
+        callbacks: more `vaeflow.training.callbacks.Callback`s, called after the built-in
+            ones but before the checkpoint (which saves their `state`).
 
     Returns:
         A `TrainResult` ("done" after the last epoch, early stopping or the time limit;
@@ -115,28 +103,36 @@ def train(config: TrainConfig, model_config: Any = None, run_dir: RunDir | str |
         # go to workers/worker-<i>/ inside it, so nothing is written twice to one path.
         run = RunDir(run.path / "workers", f"worker-{strategy.cluster_resolver.task_id}")
     if run is None:
-        return _train_and_record(config, model_config, None, resume, build_model, progress, echo,
-                                 stop_event, strategy)
+        return _train_and_record(config, model_config, None, _Start(), build_model, progress,
+                                 echo, stop_event, strategy, callbacks)
     # Held for the whole run, before anything in the directory is read or written: a second
     # writer (another CLI, the app, a notebook) is refused and changes nothing.
     with run.lock():
-        _prepare_run_dir(run, config, model_config if build_model is None else None, resume)
-        return _train_and_record(config, model_config, run, resume, build_model, progress, echo,
-                                 stop_event, strategy)
+        start = _prepare_run_dir(run, config, model_config if build_model is None else None,
+                                 resume, restart)
+        return _train_and_record(config, model_config, run, start, build_model, progress, echo,
+                                 stop_event, strategy, callbacks)
 
 
-def _train_and_record(config, model_config, run, resume, build_model, progress, echo, stop_event,
-                      strategy) -> TrainResult:
+def _train_and_record(config, model_config, run, start, build_model, progress, echo, stop_event,
+                      strategy, callbacks) -> TrainResult:
     """`_train` with the stop flag and log installed; a failure is recorded in status.json."""
     stop = StopFlag(stop_event)
     stop.install()
     log = RunLog(run, echo)
     try:
-        return _train(config, model_config, run, resume, build_model, progress, stop, log, strategy)
+        return _train(config, model_config, run, start, build_model, progress, stop, log, strategy,
+                      callbacks)
     except BaseException as error:
-        message = f"{type(error).__name__}: {error}"[:4000]
+        if is_disk_full(error):
+            message = describe_os_error(error, run.path if run is not None else "")
+        else:
+            message = f"{type(error).__name__}: {error}"[:4000]
         if run is not None:
-            run.write_status("failed", error=message, pid=os.getpid())
+            try:
+                run.write_status("failed", error=message, pid=os.getpid())
+            except OSError as status_error:
+                log(f"could not record the failure in status.json: {status_error}")
         log(f"FAILED {message}")
         raise
     finally:
@@ -144,21 +140,52 @@ def _train_and_record(config, model_config, run, resume, build_model, progress, 
         log.close()
 
 
-def _prepare_run_dir(run: RunDir, config: TrainConfig, model_config: Any, resume: bool) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Start:
+    """How a run starts: fresh, resumed or restarted, and the config.json it should end with."""
+
+    resume: bool = False
+    restart: bool = False
+    config_record: dict[str, Any] | None = None  # written once the resume is known to work
+    changes: tuple[str, ...] = ()  # TrainConfig/ModelConfig fields this resume changes
+    swept: tuple[str, ...] = ()  # temporary files killed writers had left
+
+
+def _prepare_run_dir(run: RunDir, config: TrainConfig, model_config: Any, resume: bool,
+                     restart: bool) -> _Start:
+    """Check `run` can start as asked (holding its lock), sweep what killed writers left and
+    mark it running. A fresh run's config.json is written now; a resume's later (`_Start`).
+    """
     saved = run.read_config()
+    if restart and not resume:
+        raise ValueError("restart=True (--restart) starts an existing run over; it needs "
+                         "resume=True (--resume)")
     if resume:
         if not saved:
             raise ValueError(f"run_dir {str(run.path)!r} has no run to resume")
+        if not restart and latest_checkpoint(run.checkpoints_dir) is None and run.has_history():
+            raise ValueError(
+                f"run_dir {str(run.path)!r} has no usable checkpoint in "
+                f"{str(run.checkpoints_dir)!r} to resume from; its metrics and model are kept. "
+                "Pass restart=True (--restart) to train it again from step 0, deleting them")
     elif saved or run.metrics_path.exists() or run.checkpoints_dir.exists():
         raise ValueError(f"run_dir {str(run.path)!r} already holds a run; pass resume=True "
                          "(--resume) or choose another name")
-    run.create()
+    swept = run.sweep_temporaries()
     record = {"train": config.to_dict(),
               "data_source": data_source_record(config, getattr(model_config, "image_size", 36))}
     if model_config is not None:
         record["model"] = _model_config_dict(model_config)
-    run.write_config({**saved, **record})
+    record = {**saved, **record}
+    changes = tuple(f"{part}.{key}" for part in ("train", "model")
+                    for key in sorted(set(saved.get(part) or {}) | set(record.get(part) or {}))
+                    if (saved.get(part) or {}).get(key) != (record.get(part) or {}).get(key))
+    if not resume:
+        run.write_config(record)
     run.write_status("running", pid=os.getpid(), device=training_device())
+    return _Start(resume=resume, restart=restart, config_record=record if resume else None,
+                  changes=changes if resume and not restart else (),
+                  swept=tuple(p.name for p in swept))
 
 
 @contextlib.contextmanager
@@ -178,14 +205,15 @@ def _cpu_op_determinism():
             framework_config.disable_op_determinism()
 
 
-def _train(config, model_config, run, resume, build_model, progress, stop, log, strategy) -> TrainResult:
+def _train(config, model_config, run, start, build_model, progress, stop, log, strategy,
+           extra_callbacks) -> TrainResult:
     with _cpu_op_determinism():
-        return _train_deterministically(config, model_config, run, resume, build_model, progress,
-                                        stop, log, strategy)
+        return _train_deterministically(config, model_config, run, start, build_model, progress,
+                                        stop, log, strategy, extra_callbacks)
 
 
-def _train_deterministically(config, model_config, run, resume, build_model, progress, stop, log,
-                             strategy) -> TrainResult:
+def _train_deterministically(config, model_config, run, start, build_model, progress, stop, log,
+                             strategy, extra_callbacks) -> TrainResult:
     build_model = build_model or _default_build_model(model_config)
     started = time.perf_counter()
     image_size = getattr(model_config, "image_size", 36) if model_config is not None else 36
@@ -199,196 +227,194 @@ def _train_deterministically(config, model_config, run, resume, build_model, pro
         log(f"device: {training_device()}; replicas: {trainer.replicas}; data: {source.label} "
             f"({source.epoch_size} images/epoch, {len(source.val_images)} validation); "
             f"jit_compile: {trainer.jit_compile}; prepared in {time.perf_counter() - started:.1f}s")
-        loop = _Loop(config, trainer, source, run, steps_per_epoch, stop, log, progress)
-        if resume and run is not None:
-            loop.restore()
-        return loop.run()
+        if start.swept:
+            log(f"removed {len(start.swept)} temporary file(s) left by interrupted writes: "
+                + ", ".join(start.swept))
+        checkpoints = None if run is None else StepCheckpoints(
+            run.checkpoints_dir, trainer.checkpoint,
+            [*trainer.model.weights, *trainer.optimizer.variables])
+        callbacks = default_callbacks(config, run, checkpoints, progress=progress,
+                                      pending_config=start.config_record if start.resume else None,
+                                      extra=extra_callbacks)
+        loop = Loop(config, trainer, source, run, steps_per_epoch, stop, log, callbacks)
+        if run is not None and start.restart:
+            _clear_history(run)
+            run.write_config(start.config_record)
+            log("restarted: deleted the run's metrics, model, checkpoints and TensorBoard events")
+        elif run is not None and start.resume:
+            _resume(loop, checkpoints, start.changes)
+        state, reason, _ = loop.run_all()
+        best_val_loss = next((c.best_val_loss for c in callbacks if isinstance(c, BestModel)), None)
+        if run is not None:
+            run.write_status(state, pid=os.getpid(), reason=reason, step=trainer.step,
+                             epoch=loop.epoch, best_val_loss=best_val_loss)
+        log(f"{state}: {reason}; step {trainer.step}, epoch {loop.epoch}, "
+            f"best val_loss {best_val_loss}, {loop.elapsed():.1f}s of training")
+        return TrainResult(state, reason, trainer.step, loop.epoch, best_val_loss, trainer.model)
     finally:
         source.close()
 
 
-class _Loop:
-    """The epoch/step loop and its bookkeeping (windows, validation, checkpoints, stopping)."""
+class Loop:
+    """The epoch/step loop: trains the source's epochs in whole global batches, validates after
+    each, makes the run's records (window, epoch, end) and hands everything to the callbacks
+    (see `vaeflow.training.callbacks`), which write, checkpoint and decide to stop.
 
-    def __init__(self, config, trainer, source, run, steps_per_epoch, stop, log, progress) -> None:
-        self.config, self.trainer, self.source, self.rundir = config, trainer, source, run
-        self.steps_per_epoch, self.stop, self.log, self.progress = steps_per_epoch, stop, log, progress
+    Its own position (completed epochs, steps into the current one, training time and the
+    partial window/epoch sums) and each callback's `state` make up the checkpoint's position;
+    the sums make a resumed run's records equal to an uninterrupted run's (the same floats
+    added in the same order).
+    """
+
+    def __init__(self, config, trainer, source, run, steps_per_epoch, stop, log,
+                 callbacks: list[Callback]) -> None:
+        self.config, self.trainer, self.source, self.run = config, trainer, source, run
+        self.steps_per_epoch, self.stop, self.log = steps_per_epoch, stop, log
+        self.callbacks = callbacks
         self.epoch = 0  # completed epochs
         self.step_in_epoch = 0
-        self.best_val_loss: float | None = None
-        self.bad_epochs = 0
         self.elapsed_before = 0.0  # training seconds of earlier segments (resume)
-        self.checkpoint_dir = None if run is None else run.checkpoints_dir
-        self.writer = None
-        self.segment_start = self.last_checkpoint_time = time.perf_counter()
+        self.stop_reason: tuple[str, str] | None = None  # (state, reason) set to end the run
+        self.epoch_sums, self.epoch_steps = dict.fromkeys(TERMS, 0.0), 0
+        self.window_sums, self.window_steps = dict.fromkeys(TERMS, 0.0), 0
+        self.segment_start = time.perf_counter()
 
-    # state ------------------------------------------------------------------------------------
+    # position ---------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
-                "best_val_loss": self.best_val_loss, "bad_epochs": self.bad_epochs,
-                "elapsed_s": self.elapsed()}
+        """The position a checkpoint saves: the loop's, then every callback's."""
+        state = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                 "elapsed_s": self.elapsed(),
+                 "epoch_sums": self.epoch_sums, "epoch_steps": self.epoch_steps,
+                 "window_sums": self.window_sums, "window_steps": self.window_steps}
+        for callback in self.callbacks:
+            state.update(callback.state())
+        return state
 
-    def restore(self) -> None:
-        state = restore_checkpoint(self.checkpoint_dir, self.trainer.checkpoint)
-        if state is None:
-            self.log(f"no checkpoint in {self.rundir.checkpoints_dir}; starting from step 0")
-            self.rundir.truncate_metrics(0)
-            return
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's position (the weights are restored already)."""
         self.epoch, self.step_in_epoch = int(state["epoch"]), int(state["step_in_epoch"])
-        self.best_val_loss = state["best_val_loss"]
-        self.bad_epochs = int(state["bad_epochs"])
         self.elapsed_before = float(state["elapsed_s"])
-        self.rundir.truncate_metrics(self.trainer.step)
-        self.log(f"resumed from step {self.trainer.step} (epoch {self.epoch}, "
-                 f"{self.step_in_epoch} steps into it)")
+        if "epoch_sums" in state:  # absent in checkpoints of earlier versions
+            self.epoch_sums, self.epoch_steps = dict(state["epoch_sums"]), int(state["epoch_steps"])
+            self.window_sums = dict(state["window_sums"])
+            self.window_steps = int(state["window_steps"])
+        for callback in self.callbacks:
+            callback.restore(state)
 
     def elapsed(self) -> float:
+        """Seconds of training, summed over resumes."""
         return self.elapsed_before + time.perf_counter() - self.segment_start
 
-    def checkpoint(self) -> None:
-        if self.checkpoint_dir is not None:
-            save_checkpoint(self.checkpoint_dir, self.trainer.checkpoint, self.trainer.step,
-                            self.state())
-        self.last_checkpoint_time = time.perf_counter()
-
-    def emit(self, record: dict[str, Any]) -> None:
-        if self.rundir is None:
-            return
-        self.rundir.append_metrics(record)
-        if self.writer is None:
-            self.writer = tf.summary.create_file_writer(str(self.rundir.tb_dir))
-        with self.writer.as_default(step=record["step"]):
-            for name, value in record.items():
-                if name not in ("kind", "step") and value is not None:
-                    # tf.summary.scalar needs the tensorboard package; this writes the same
-                    # event (scalar plugin metadata) with TensorFlow alone.
-                    tf.summary.write(name, tf.constant(value, tf.float32),
-                                     metadata=_SCALAR_METADATA)
-        self.writer.flush()
-
-    def improves(self, val_loss: float) -> bool:
-        return self.best_val_loss is None or val_loss < self.best_val_loss - self.config.min_delta
-
-    def save_model(self) -> None:
-        """Write the current weights to the run's model/."""
-        if self.rundir is not None:
-            _save_model_atomic(self.trainer.model, self.rundir.model_dir)
-
-    def fail_non_finite(self, where: str, terms: dict[str, float]) -> None:
-        last = self.checkpoint_dir and _describe_checkpoint(self.checkpoint_dir)
-        message = (f"non-finite {where} at step {self.trainer.step} (epoch {self.epoch + 1}): "
-                   + ", ".join(f"{k}={v}" for k, v in terms.items())
-                   + f"; kept the last good checkpoint ({last or 'none yet'}). "
-                   "Try a lower learning rate.")
-        raise NonFiniteLossError(message)
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
 
     # loop -------------------------------------------------------------------------------------
-    def run(self) -> TrainResult:
+    def run_all(self) -> tuple[str, str, dict[str, Any] | None]:
+        """Train to the end; returns (state, reason, the end record or None)."""
         self.segment_start = time.perf_counter()
-        total_steps = self.config.epochs * self.steps_per_epoch
-        bar = None
-        if self.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total_steps, initial=self.trainer.step, unit="step", dynamic_ncols=True)
-        reason = "finished all epochs"
-        state = "done"
         try:
-            while self.epoch < self.config.epochs:
-                outcome = self.run_epoch(bar)
-                if outcome is not None:
-                    state, reason = outcome
-                    break
+            self._call("on_train_begin")
+            while self.epoch < self.config.epochs and self.stop_reason is None:
+                self.run_epoch()
+            state, reason = self.stop_reason or ("done", "finished all epochs")
+            end = None
+            if self.step_in_epoch:  # ended mid-epoch: the newest weights may be the best ones
+                val = self.trainer.evaluate(self.source.val_images)
+                # Recorded (kind "end") so the run's files agree with its status on the last
+                # step and the best validation loss.
+                end = {"kind": "end", "epoch": self.epoch, "step": self.trainer.step,
+                       **{f"val_{k}": v for k, v in val.items()}, "time": self.elapsed()}
+            self._call("on_train_end", end)
         finally:
-            if bar is not None:
-                bar.close()
-        if self.step_in_epoch:  # ended mid-epoch: the newest weights may be the best ones
-            val = self.trainer.evaluate(self.source.val_images)
-            # Recorded (kind "end") so the run's files agree with its status on the last step
-            # and the best validation loss.
-            self.emit({"kind": "end", "epoch": self.epoch, "step": self.trainer.step,
-                       **{f"val_{k}": v for k, v in val.items()}, "time": self.elapsed()})
-            if math.isfinite(val["loss"]) and self.improves(val["loss"]):
-                self.best_val_loss = val["loss"]
-                self.save_model()
-        self.checkpoint()
-        if self.rundir is not None and not self.rundir.model_dir.exists():
-            self.save_model()
-        if self.rundir is not None:
-            self.rundir.write_status(state, pid=os.getpid(), reason=reason, step=self.trainer.step,
-                                  epoch=self.epoch, best_val_loss=self.best_val_loss)
-        self.log(f"{state}: {reason}; step {self.trainer.step}, epoch {self.epoch}, "
-                 f"best val_loss {self.best_val_loss}, {self.elapsed():.1f}s of training")
-        return TrainResult(state, reason, self.trainer.step, self.epoch, self.best_val_loss,
-                           self.trainer.model)
+            for callback in self.callbacks:
+                callback.close()
+        return state, reason, end
 
-    def run_epoch(self, bar) -> tuple[str, str] | None:
-        """Train the rest of the current epoch, then validate. Returns (state, reason) to end."""
+    def run_epoch(self) -> None:
+        """Train the rest of the current epoch, then validate (unless told to stop first)."""
         config, trainer = self.config, self.trainer
         images = self.source.epoch_images(self.epoch)
-        epoch_sums, epoch_steps = dict.fromkeys(TERMS, 0.0), 0
-        window_sums, window_steps = dict.fromkeys(TERMS, 0.0), 0
+        if self.step_in_epoch == 0:
+            self.epoch_sums, self.epoch_steps = dict.fromkeys(TERMS, 0.0), 0
+            self.window_sums, self.window_steps = dict.fromkeys(TERMS, 0.0), 0
+        # Rates count this segment's steps only (a resumed epoch's sums hold earlier ones).
+        timed_epoch_steps = timed_window_steps = 0
         window_start = epoch_start = time.perf_counter()
         for batch in trainer.distribute(images, skip_batches=self.step_in_epoch):
             terms = trainer.train_step(batch)
             self.step_in_epoch += 1
-            if not all(math.isfinite(v) for v in terms.values()):
-                self.fail_non_finite("training loss", terms)
-            for name in TERMS:
-                window_sums[name] += terms[name]
-                epoch_sums[name] += terms[name]
-            window_steps += 1
-            epoch_steps += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{terms['loss']:.1f}", epoch=self.epoch + 1)
-            if window_steps == config.steps_per_window:
-                now = time.perf_counter()
-                self.emit({"kind": "window", "epoch": self.epoch + 1, "step": trainer.step,
-                           **{k: v / window_steps for k, v in window_sums.items()},
-                           **trainer.schedule(),
-                           "images_per_s": window_steps * config.batch_size / (now - window_start),
-                           "time": self.elapsed()})
-                window_sums, window_steps, window_start = dict.fromkeys(TERMS, 0.0), 0, now
+            timed_window_steps += 1
+            timed_epoch_steps += 1
+            window = None
+            if all(math.isfinite(v) for v in terms.values()):  # else NonFiniteStop ends the run
+                for name in TERMS:
+                    self.window_sums[name] += terms[name]
+                    self.epoch_sums[name] += terms[name]
+                self.window_steps += 1
+                self.epoch_steps += 1
+                if self.window_steps == config.steps_per_window:
+                    now = time.perf_counter()
+                    window = {"kind": "window", "epoch": self.epoch + 1, "step": trainer.step,
+                              **{k: v / self.window_steps for k, v in self.window_sums.items()},
+                              **trainer.schedule(),
+                              "images_per_s": timed_window_steps * config.batch_size
+                              / (now - window_start),
+                              "time": self.elapsed()}
+                    self.window_sums, self.window_steps = dict.fromkeys(TERMS, 0.0), 0
+                    timed_window_steps, window_start = 0, now
             if self.stop.event.is_set():
                 self.log(f"stop requested; stopping at step {trainer.step}")
-                return "stopped", "stop requested"
-            if config.time_limit_s is not None and self.elapsed() >= config.time_limit_s:
+                self.stop_reason = ("stopped", "stop requested")
+            elif config.time_limit_s is not None and self.elapsed() >= config.time_limit_s:
                 self.log(f"time limit {config.time_limit_s}s reached at step {trainer.step}")
-                return "done", "time limit"
-            if time.perf_counter() - self.last_checkpoint_time >= config.checkpoint_every_s:
-                self.checkpoint()
+                self.stop_reason = ("done", "time limit")
+            if window is not None:  # written before a checkpoint can count this step
+                self._call("on_window_end", window)
+            self._call("on_step_end", terms)
+            if self.stop_reason is not None:
+                return
         train_seconds = time.perf_counter() - epoch_start
         val = trainer.evaluate(self.source.val_images)
-        if not all(math.isfinite(v) for v in val.values()):
-            self.fail_non_finite("validation loss", val)
         self.epoch += 1
         self.step_in_epoch = 0
-        improved = self.improves(val["loss"])
-        if improved:
-            self.best_val_loss, self.bad_epochs = val["loss"], 0
-        else:
-            self.bad_epochs += 1
         record = {"kind": "epoch", "epoch": self.epoch, "step": trainer.step,
-                  **{k: (v / epoch_steps if epoch_steps else None) for k, v in epoch_sums.items()},
+                  **{k: (v / self.epoch_steps if self.epoch_steps else None)
+                     for k, v in self.epoch_sums.items()},
                   **{f"val_{k}": v for k, v in val.items()}, **trainer.schedule(),
-                  "images_per_s": epoch_steps * config.batch_size / max(train_seconds, 1e-9),
+                  "images_per_s": timed_epoch_steps * config.batch_size / max(train_seconds, 1e-9),
                   "time": self.elapsed()}
-        self.emit(record)
-        self.log(f"epoch {self.epoch}/{config.epochs} step {trainer.step}: "
-                 + " ".join(f"{k}={record[k]:.3f}" for k in record
-                            if k not in ("kind", "epoch", "step") and record[k] is not None))
-        if improved:
-            self.save_model()
-        self.checkpoint()
-        if config.patience is not None and self.bad_epochs >= config.patience:
-            return "done", f"early stopping: no val_loss improvement in {config.patience} epochs"
+        if all(math.isfinite(v) for v in val.values()):
+            self.log(f"epoch {self.epoch}/{config.epochs} step {trainer.step}: "
+                     + " ".join(f"{k}={record[k]:.3f}" for k in record
+                                if k not in ("kind", "epoch", "step") and record[k] is not None))
         if config.time_limit_s is not None and self.elapsed() >= config.time_limit_s:
-            return "done", "time limit"
-        return None
+            self.stop_reason = ("done", "time limit")
+        self._call("on_epoch_end", record)
 
 
-def _describe_checkpoint(directory: Path) -> str | None:
-    """Where the last good checkpoint is, for error messages."""
-    latest = latest_checkpoint(directory)
-    return None if latest is None else f"step {latest['step']} at {latest['dir']}"
+def _resume(loop: Loop, checkpoints: StepCheckpoints, changes: tuple[str, ...]) -> None:
+    """Load the newest good checkpoint into the trainer and `loop`, and cut metrics.jsonl back
+    to what that checkpoint had recorded."""
+    try:
+        state = checkpoints.restore()
+    except CheckpointError as error:
+        if changes:
+            raise CheckpointError(f"{error}; this resume changes {', '.join(changes)}: "
+                                  "resume without the ones the checkpoint cannot take") from None
+        raise
+    if state is None:  # a run with no history yet (checked before): a fresh start
+        loop.log(f"no checkpoint in {loop.run.checkpoints_dir} and no history; starting from step 0")
+        return
+    loop.restore(state)
+    loop.trainer.use_configured_learning_rate()
+    loop.run.truncate_metrics(loop.trainer.step, completed_epochs=loop.epoch)
+    loop.log(f"resumed from step {loop.trainer.step} (epoch {loop.epoch}, "
+             f"{loop.step_in_epoch} steps into it)")
+
+
+def _clear_history(run: RunDir) -> None:
+    """Delete what a run has trained (metrics, model, checkpoints, TensorBoard events)."""
+    run.truncate_metrics(-1)
+    for directory in (run.model_dir, run.checkpoints_dir, run.tb_dir):
+        shutil.rmtree(directory, ignore_errors=True)

@@ -20,12 +20,12 @@ import fcntl
 import json
 import math
 import os
-import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from vaeflow.io import write_json_atomic, write_text_atomic
+from vaeflow.io import check_name, write_json_atomic, write_text_atomic
 
 STATES = ("running", "done", "failed", "stopped")
 LOCK_FILE = ".lock"
@@ -33,20 +33,10 @@ LOCK_FILE = ".lock"
 
 class RunLockedError(RuntimeError):
     """Another process holds the run's writer lock: it is training that run right now."""
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
 def validate_run_name(name: str) -> str:
-    """Return `name` if it is a safe run name, else raise ValueError naming it.
-
-    A safe name is 1–64 characters of letters, digits, ``.``, ``_`` and ``-``, starting with a
-    letter or digit, so it is one path component that cannot leave ``runs/`` (no ``/``, no ``..``).
-    """
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
-        raise ValueError(
-            f"run name {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit, and no '..'")
-    return name
+    """Return `name` if it is a safe run name (`vaeflow.io.check_name`: one path component that
+    cannot leave ``runs/``), else raise ValueError naming it."""
+    return check_name(name, "run name")
 
 
 class RunDir:
@@ -177,10 +167,69 @@ class RunDir:
                 records.append(record)
         return records
 
-    def truncate_metrics(self, last_step: int) -> None:
-        """Keep only records with ``step <= last_step`` (a resumed run rewrites what follows)."""
-        kept = [r for r in self.read_metrics() if int(r.get("step", 0)) <= last_step]
+    def truncate_metrics(self, last_step: int, completed_epochs: int | None = None) -> None:
+        """Keep the records a run restored at `last_step` has already made, each once.
+
+        Kept: records with ``step < last_step``, and at ``last_step`` itself the windows and
+        ends, and the ``epoch`` records of epochs ≤ `completed_epochs` (when given). An epoch
+        record at `last_step` for an epoch the checkpoint had not completed (a kill between the
+        epoch's record and its checkpoint) goes: the resumed run writes it again. A record
+        repeated by an earlier such kill keeps its first copy. The file is replaced atomically.
+        """
+        kept, seen = [], set()
+        for record in self.read_metrics():
+            if not isinstance(record, dict):
+                continue
+            step = int(record.get("step", 0))
+            if step > last_step:
+                continue
+            if (step == last_step and record.get("kind") == "epoch" and completed_epochs is not None
+                    and int(record.get("epoch", 0)) > completed_epochs):
+                continue
+            key = (record.get("kind"), step, record.get("epoch"))
+            if key not in seen:
+                seen.add(key)
+                kept.append(record)
         write_text_atomic(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def has_history(self) -> bool:
+        """Whether the run has trained: metrics records, a model or checkpoint files."""
+        from vaeflow.training.checkpoints import has_checkpoint_files
+
+        return bool(self.read_metrics()) or self.model_dir.exists() or has_checkpoint_files(
+            self.checkpoints_dir)
+
+    def sweep_temporaries(self, min_age_s: float = 60.0) -> list[Path]:
+        """Delete the temporary files and directories killed writers left in the run:
+        ``.model.*.tmp`` staging directories, ``.model.old``, ``.metrics.jsonl.*.tmp`` and
+        the checkpoints' temporaries; another process's ``.status.json.*.tmp`` or
+        ``.config.json.*.tmp`` only once older than `min_age_s` (a JobRunner may be writing
+        one). Call it only while holding the run's lock. Returns what was deleted.
+        """
+        from vaeflow.training.checkpoints import sweep_temporaries
+
+        swept = sweep_temporaries(self.checkpoints_dir)
+        if not self.path.is_dir():
+            return swept
+        now = time.time()
+        for path in self.path.iterdir():
+            name = path.name
+            if not name.startswith("."):
+                continue
+            if name.startswith((".status.json.", ".config.json.")):
+                try:
+                    if now - path.stat().st_mtime < min_age_s:
+                        continue
+                except FileNotFoundError:
+                    continue
+            elif not (name.endswith(".tmp") or name == f".{self.model_dir.name}.old"):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            swept.append(path)
+        return swept
 
     # status.json -----------------------------------------------------------------------------
     def read_status(self) -> dict[str, Any]:
@@ -217,7 +266,15 @@ class RunDir:
             "started": started if started is not None else now,
             "ended": None if state == "running" else now,
         }
-        write_json_atomic(self.status_path, status)
+        try:
+            write_json_atomic(self.status_path, status)
+        except OSError:
+            # On a full disk the temporary file may not fit while rewriting the small file in
+            # place, into the blocks it frees, still does: the failure must get recorded.
+            if not self.status_path.exists():
+                raise
+            with open(self.status_path, "w", encoding="utf-8") as stream:
+                stream.write(json.dumps(status, indent=2, sort_keys=True) + "\n")
         return status
 
     # log.txt ---------------------------------------------------------------------------------

@@ -20,9 +20,9 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+from vaeflow.models.vae import TERMS
 from vaeflow.training.config import TrainConfig
 
-TERMS = ("loss", "reconstruction", "kl")
 _VAL_SEED = 2**31 - 1  # the validation noise seed word: the same draws every epoch
 
 
@@ -104,6 +104,12 @@ class Trainer:
             load_matching_weights(self.model, self.config.init_from)
         self.optimizer.build(self.model.trainable_variables)
 
+    def use_configured_learning_rate(self) -> None:
+        """Set a constant learning rate back to the config's after a checkpoint restored the
+        saved one (Keras keeps it in a variable), so a resume with another rate uses it."""
+        if self.config.lr_schedule == "constant":
+            self.optimizer.learning_rate = self.config.learning_rate
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(S, S, 3) images the model takes (its config's, else the study's 36×36)."""
@@ -115,13 +121,16 @@ class Trainer:
         """Optimizer steps taken (restored with the checkpoint)."""
         return int(self.optimizer.iterations.numpy())
 
-    def _replica_train_step(self, images: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        x = tf.cast(images, tf.float32) / 255.0
+    def beta(self, step: tf.Tensor) -> tf.Tensor:
+        """The KL weight β of optimizer step `step` (int64 tensor), after the KL warm-up
+        (`beta_at`); traced into the step."""
+        return tf.cast(self.beta_at(tf.cast(step, tf.float32)), tf.float32)
+
+    def _replica_train_step(self, x: tf.Tensor, seed: tf.Tensor, beta: tf.Tensor) -> dict[str, tf.Tensor]:
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
         seed = tf.random.experimental.stateless_fold_in(seed, replica)
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
-            beta = self.beta_at(tf.cast(self.optimizer.iterations, tf.float32))
             terms = self.model.elbo_terms(x, beta=beta, seed=seed, training=True)
             loss = tf.cast(terms["loss"], tf.float32) / self.replicas
             if self.config.mixed_precision:
@@ -148,21 +157,22 @@ class Trainer:
         # TFP's stateless seeds are int32 pairs: (run seed, step) gives every step fresh noise.
         seed = tf.stack([tf.constant(self.config.seed, tf.int32),
                          tf.cast(self.optimizer.iterations, tf.int32)])
-        per_replica = self.strategy.run(self._replica_step, args=(images, seed))
+        beta = self.beta(self.optimizer.iterations)
+        per_replica = self.strategy.run(self._replica_step, args=(images, seed, beta))
         return {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica[name], axis=None)
                 for name in TERMS}
 
-    def _eval_terms(self, images: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        x = tf.cast(images, tf.float32) / 255.0
+    def _eval_terms(self, x: tf.Tensor, seed: tf.Tensor) -> dict[str, tf.Tensor]:
         terms = self.model.elbo_terms(x, beta=self.config.beta, seed=seed, training=False)
         return {name: tf.cast(terms[name], tf.float32) for name in TERMS}
 
     def distribute(self, images: np.ndarray, skip_batches: int = 0):
-        """Batches of `images` (uint8, whole global batches only) as the strategy wants them."""
-        dataset = (tf.data.Dataset.from_tensor_slices(images)
-                   .batch(self.config.batch_size, drop_remainder=True)
-                   .skip(skip_batches)
-                   .prefetch(2))
+        """Batches of `images` (uint8, in their order, whole global batches only) as float32
+        in [0, 1], distributed as the strategy wants them (`vaeflow.make_tf_dataset`)."""
+        from vaeflow.datasets import make_tf_dataset
+
+        dataset = make_tf_dataset(images, self.config.batch_size, shuffle=False,
+                                  drop_remainder=True, skip_batches=skip_batches)
         return self.strategy.experimental_distribute_dataset(dataset)
 
     def train_step(self, batch: Any) -> dict[str, float]:
@@ -180,12 +190,13 @@ class Trainer:
         """Mean ``loss``, ``reconstruction`` and ``kl`` over `images` (uint8) with the model in
         inference mode and fixed noise; changes no variable.
         """
+        from vaeflow.datasets import make_tf_dataset
+
         totals = dict.fromkeys(TERMS, 0.0)
-        batch_size = self.config.batch_size
-        for index, start in enumerate(range(0, len(images), batch_size)):
-            batch = images[start:start + batch_size]
+        batches = make_tf_dataset(images, self.config.batch_size, shuffle=False)
+        for index, batch in enumerate(batches):
             seed = tf.constant([self.config.seed, _VAL_SEED - index], tf.int32)
-            terms = self._eval_step(tf.constant(batch), seed)
+            terms = self._eval_step(batch, seed)
             for name in TERMS:
                 totals[name] += float(terms[name]) * len(batch)
         return {name: totals[name] / len(images) for name in TERMS}

@@ -1,0 +1,174 @@
+"""The Dataset and Train pages in a real Chromium against `streamlit run explorer/app.py`.
+
+Controls set on a page survive a trip to another page and back, the Dataset page's address
+opens the same view in a fresh browser, and Reset moves the sliders themselves. Skipped when
+chromium or playwright is missing, unless VAEFLOW_REQUIRE_BROWSER=1.
+"""
+
+import os
+import re
+import time
+
+import pytest
+
+import browser_util as bu
+import vaeflow
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = bu.REPO / "artifacts" / "pages"
+TIMEOUT_MS = 240_000  # the first run of a page imports TensorFlow; the box is shared
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    reason = bu.browser_missing_reason()
+    if reason:
+        if os.environ.get("VAEFLOW_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"real-browser test required (VAEFLOW_REQUIRE_BROWSER=1) but {reason}")
+        pytest.skip(reason)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    root = tmp_path_factory.mktemp("pages")
+    (root / "data").mkdir()
+    vaeflow.save_dataset(vaeflow.generate_dataset(96, seed=0), root / "data" / "tiny.npz")
+    env = {"VAEFLOW_DATA_DIR": str(root / "data"), "VAEFLOW_RUNS_DIR": str(root / "runs")}
+    with bu.streamlit_server(env=env, log_path=ARTIFACTS / "streamlit.log", timeout_s=120) as url:
+        yield url
+
+
+@pytest.fixture
+def browser(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=bu.CHROMIUM, headless=True,
+                                    args=bu.CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser, width=1280, height=1600):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+def settle(page) -> None:
+    """Wait until the app has taken the last input and finished its reruns."""
+    for _ in range(2):  # a widget's value is sent after a debounce, and may rerun twice
+        time.sleep(0.7)
+        page.wait_for_selector(bu.IDLE)
+
+
+def eventually(read, expected, timeout_s: float = 60.0):
+    """`read()` once it returns `expected` (polled; the last value when time runs out)."""
+    deadline = time.monotonic() + timeout_s
+    while (value := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return value
+
+
+def open_page(page, url: str, title: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(f"h1:has-text('{title}')")
+    settle(page)
+
+
+def go_to(page, title: str) -> None:
+    page.locator("[data-testid='stSidebarNav'] a", has_text=re.compile(rf"{title}$")).click()
+    page.wait_for_selector(f"h1:has-text('{title}')")
+    settle(page)
+
+
+def slider_value(page, key: str) -> str:
+    return page.locator(f".st-key-{key} input[type='range']").first.input_value()
+
+
+def nudge_slider(page, key: str, presses: int) -> None:
+    """Move a slider by `presses` steps with the keyboard (negative: to the left)."""
+    thumb = page.locator(f".st-key-{key} input[type='range']").first
+    thumb.focus()
+    for _ in range(abs(presses)):
+        thumb.press("ArrowRight" if presses > 0 else "ArrowLeft")
+    settle(page)
+
+
+def number_value(page, key: str) -> str:
+    return page.locator(f".st-key-{key} input").input_value()
+
+
+def type_number(page, key: str, value) -> None:
+    box = page.locator(f".st-key-{key} input")
+    box.fill(str(value))
+    box.press("Enter")
+    settle(page)
+
+
+def _dataset_view(page) -> dict:
+    return {"a_mean": slider_value(page, "spec-a_mean"),
+            "theta_span": slider_value(page, "spec-theta_span"),
+            "seed": number_value(page, "dataset-seed"),
+            "split_seed": number_value(page, "dataset-split_seed")}
+
+
+def test_dataset_controls_survive_a_page_switch_and_travel_in_the_link(browser, app_url):
+    page = new_page(browser)
+    open_page(page, app_url + "/dataset", "Dataset")
+    nudge_slider(page, "spec-a_mean", -5)  # 3.0 -> 2.5 in steps of 0.1
+    nudge_slider(page, "spec-theta_span", -30)
+    type_number(page, "dataset-seed", 3)
+    type_number(page, "dataset-split_seed", 4)
+    view = _dataset_view(page)
+    assert view == {"a_mean": "2.5", "theta_span": "330", "seed": "3", "split_seed": "4"}
+    link = "a_mean=2.5&theta_span=330&seed=3&split_seed=4"
+    assert eventually(lambda: page.url.split("?")[-1], link) == link
+
+    go_to(page, "Train")
+    assert number_value(page, "train-split_seed") == "4"  # the split seed is shared
+    go_to(page, "Dataset")
+    assert _dataset_view(page) == view
+
+    other = new_page(browser)  # a colleague opening the link
+    open_page(other, page.url, "Dataset")
+    assert eventually(lambda: _dataset_view(other), view) == view
+    assert other.locator("[data-testid='stAlert']").count() == 0
+    first_caption = "[data-testid='stImageCaption']"
+    assert other.locator(first_caption).first.inner_text() == page.locator(first_caption).first.inner_text()
+
+    broken = new_page(browser)
+    open_page(broken, app_url + "/dataset?a_mean=abc&seed=5", "Dataset")
+    assert eventually(lambda: (slider_value(broken, "spec-a_mean"), number_value(broken, "dataset-seed")),
+                      ("3", "5")) == ("3", "5")
+    alerts = broken.locator("[data-testid='stAlert']").all_inner_texts()
+    assert len(alerts) == 1 and "a_mean='abc'" in alerts[0], alerts
+
+
+def test_reset_moves_the_sliders_back_and_the_next_touch_keeps_the_reset(browser, app_url):
+    page = new_page(browser)
+    open_page(page, app_url + "/dataset", "Dataset")
+    nudge_slider(page, "spec-a_mean", -10)
+    nudge_slider(page, "spec-base_scale", 5)
+    assert (slider_value(page, "spec-a_mean"), slider_value(page, "spec-base_scale")) == ("2", "0.35")
+    page.locator(".st-key-spec-reset button").click()
+    settle(page)
+    assert (slider_value(page, "spec-a_mean"), slider_value(page, "spec-base_scale")) == ("3", "0.3")
+    nudge_slider(page, "spec-a_std", 1)  # the next touch must not bring the old spec back
+    assert (slider_value(page, "spec-a_mean"), slider_value(page, "spec-base_scale")) == ("3", "0.3")
+    assert "a_mean" not in page.url and "a_std=1.01" in page.url
+
+
+def test_the_train_form_survives_a_page_switch(browser, app_url):
+    page = new_page(browser)
+    open_page(page, app_url + "/train", "Train")
+    type_number(page, "train-beta", 2.5)
+    type_number(page, "train-epochs", 7)
+    name = page.locator(".st-key-train-name input")
+    name.fill("kept-name")
+    name.press("Enter")
+    settle(page)
+    go_to(page, "Dataset")
+    go_to(page, "Train")
+    assert number_value(page, "train-beta") == "2.50"
+    assert number_value(page, "train-epochs") == "7"
+    assert page.locator(".st-key-train-name input").input_value() == "kept-name"
