@@ -213,6 +213,7 @@ def test_explorer_prior_contours_and_samples_come_from_model_prior(tmp_path, mon
     save_model(model, tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     monkeypatch.setattr(cache, "get_model", lambda ref: loaded)
+    monkeypatch.setattr(cache, "get_decoder", lambda ref: loaded)
     ref = object()
 
     xs, ys, density = cache.prior_density.__wrapped__(ref, (-3.0, 3.0), (-2.0, 2.0), 21, (0, 1))
