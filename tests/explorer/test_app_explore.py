@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import cache
 from explorer.selection import DATA_TRACE, GRID_TRACE
 
-PAGE = Path(__file__).resolve().parents[1] / "explorer" / "views" / "explore.py"
+PAGE = Path(__file__).resolve().parents[2] / "explorer" / "views" / "explore.py"
 
 
 @pytest.fixture(autouse=True)
