@@ -5,7 +5,7 @@ import pytest
 
 import vaeflow
 from explorer import data_store
-from test_datasets import BAD_FILES
+from bad_datasets import BAD_FILES
 
 
 @pytest.fixture
