@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 
 import vaeflow
+import vaeflow.models
 import vaeflow.rendering
 from explorer import heldout_store
 from explorer.decode_worker import DecodeWorker
@@ -104,7 +105,8 @@ def get_decoder(ref: ModelRef) -> DecodeWorker:
 def data_source(ref: ModelRef) -> "DataSource":
     """What the model was trained on (`vaeflow.training.provenance.run_data_source`): its
     spec, and warnings naming the file when the run's dataset is missing or was replaced."""
-    return run_data_source(PRETRAINED_DIR if ref.name == PRETRAINED else ref.path)
+    # The pretrained entry is the shipped model, trained on the study's flow (pretrained/RECIPE.md).
+    return run_data_source(vaeflow.models.PRETRAINED_DIR if ref.name == PRETRAINED else ref.path)
 
 
 def spec_for(ref: ModelRef) -> "vaeflow.FlowSpec":
@@ -187,10 +189,17 @@ def iso_curves(ref: ModelRef, spec_json: str) -> tuple[np.ndarray, np.ndarray, n
     return iso_a, iso_theta, sweeps.a_levels, sweeps.theta_levels
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def prior_density(ref: ModelRef, x_range: tuple[float, float], y_range: tuple[float, float],
+                  n: int, dims: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(xs, ys, p(z) on the n×n grid) of the model's prior (`latent.prior_density_grid`)."""
+    return latent.prior_density_grid(get_model(ref), x_range, y_range, n, dims)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def prior_samples(ref: ModelRef, latent_dim: int, n: int, seed: int) -> np.ndarray:
-    """Decoded means of n draws z ~ N(0, I) with the given seed, uint8 (n, S, S, 3)."""
-    return latent.decode_uint8(get_decoder(ref), latent.prior_draws(n, latent_dim, seed))
+def prior_samples(ref: ModelRef, n: int, seed: int) -> np.ndarray:
+    """Decoded means of n draws z ~ model.prior() with the given seed, uint8 (n, S, S, 3)."""
+    return latent.decode_uint8(get_decoder(ref), latent.prior_draws(get_model(ref), n, seed))
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring the decoder against the true flows…")

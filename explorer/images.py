@@ -14,6 +14,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from vaeflow import validate as _check
+
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """Float images in [0, 1] (e.g. decoded means) -> uint8, rounding; uint8 passes through.
@@ -46,8 +48,7 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     Raises:
         ValueError: naming `factor` or `image` when either is unusable.
     """
-    if isinstance(factor, bool) or int(factor) != factor or factor < 1:
-        raise ValueError(f"factor must be an integer >= 1, got {factor!r}")
+    factor = _check.integer("factor", factor, low=1)
     image = to_uint8(image)
     if image.ndim not in (2, 3, 4):
         raise ValueError(f"image must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}")

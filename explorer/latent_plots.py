@@ -27,6 +27,9 @@ ISO_A_TRACE = "iso-a"
 ISO_THETA_TRACE = "iso-θ"
 T_TRACE = "t"
 MARK_TRACE = "mark"
+PRIOR_TRACE = "prior"
+_PRIOR_COLOUR = "#ffd166"
+_PRIOR_LEVELS = 8
 _ISO_A_COLOUR = "#5ce1ff"
 _ISO_THETA_COLOUR = "#ffffff"
 # A click selects a point, and Plotly then dims every unselected point of every trace;
@@ -55,6 +58,7 @@ def latent_map_figure(
     endpoints: Mapping[str, Sequence[float]] | None = None,
     t_point: Sequence[float] | None = None,
     marker: Sequence[float] | None = None,
+    prior_density: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     grid_n: int = 60,
     axis_titles: tuple[str, str] = ("z₁", "z₂"),
     height: int = 560,
@@ -76,12 +80,14 @@ def latent_map_figure(
         endpoints: label ("A", "B") -> (x, y) of interpolation endpoints set so far.
         t_point: (x, y) of the current interpolation frame (a ring on the path), or None.
         marker: (x, y) of a point carried from another model's map (a diamond), or None.
+        prior_density: (xs (n,), ys (m,), density (m, n)) of the model's prior on the plane
+            (`vaeflow.latent.prior_density_grid`), drawn as contour lines, or None.
         grid_n: side of the invisible click-catching grid.
 
     Returns:
-        go.Figure whose traces are, in order: the dataset, then iso-a, iso-θ, their labels,
-        path, t, endpoints and mark (each only when given), and the click grid last. The axes
-        have equal scales (a unit of z1 is as long as a unit of z2 on screen).
+        go.Figure whose traces are, in order: the dataset, then the prior's contours, iso-a,
+        iso-θ, their labels, path, t, endpoints and mark (each only when given), and the click
+        grid last. The axes have equal scales (a unit of z1 is as long as a unit of z2 on screen).
 
     Raises:
         ValueError: naming `xy`, `factors`, `colour_by` or `cyclic_scale`.
@@ -104,6 +110,8 @@ def latent_map_figure(
     # With curves on, the points step back so that the curves read clearly.
     points_opacity = 0.35 if (iso_a is not None or iso_theta is not None) else 1.0
     figure.add_trace(_dataset_trace(xy, factors, colour_by, cyclic_scale, theta_range, points_opacity))
+    if prior_density is not None:
+        figure.add_trace(_prior_trace(*prior_density))
     if iso_a is not None:
         figure.add_trace(_curves_trace(iso_a, ISO_A_TRACE, _ISO_A_COLOUR, "solid"))
     if iso_theta is not None:
@@ -168,12 +176,17 @@ def latent_map_figure(
     # Equal scales, kept by shrinking the plot area (constrain="domain"), not by widening a
     # range: the rectangle stays the one the manifold map and the click grid cover, and the
     # map does not stretch when the colour bar comes or goes.
-    figure.update_xaxes(range=list(x_range), title=dict(text=axis_titles[0], standoff=6),
-                        showgrid=False, zeroline=False, automargin=True,
-                        constrain="domain")
-    figure.update_yaxes(range=list(y_range), title=axis_titles[1], showgrid=False, zeroline=False,
-                        scaleanchor="x", scaleratio=1.0, constrain="domain",
-                        constraintoward="top")
+    figure.update_xaxes(range=list(x_range), showgrid=False, zeroline=False, constrain="domain")
+    figure.update_yaxes(range=list(y_range), showgrid=False, zeroline=False,
+                        scaleanchor="x", scaleratio=1.0, constrain="domain", constraintoward="top")
+    # The axis names as notes at the shrunk plot's corners: Plotly places axis titles by the
+    # unconstrained domain, on top of the tick labels.
+    corner = dict(xref="x domain", yref="y domain", showarrow=False, font=dict(size=13))
+    # Outside the tick labels: the x name under the right end, the y name left of the top.
+    figure.add_annotation(text=axis_titles[0], x=1.0, y=0.0, xanchor="right", yanchor="top",
+                          yshift=-20, name="x title", **corner)
+    figure.add_annotation(text=axis_titles[1], x=0.0, y=1.0, xanchor="right", yanchor="top",
+                          xshift=-26, name="y title", **corner)
     return figure
 
 
@@ -247,6 +260,19 @@ def _curves_trace(curves: np.ndarray, name: str, colour: str, dash: str) -> go.S
     return go.Scattergl(
         x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
         line=dict(color=colour, width=2.5, dash=dash),
+    )
+
+
+def _prior_trace(xs, ys, density) -> go.Contour:
+    """Contour lines of p(z), evenly spaced between 0 and its largest value on the grid."""
+    density = np.asarray(density, dtype=np.float64)
+    top = float(np.nanmax(density)) if density.size else 0.0
+    step = top / (_PRIOR_LEVELS + 1) if top > 0 else 1.0
+    return go.Contour(
+        x=np.asarray(xs, np.float64).tolist(), y=np.asarray(ys, np.float64).tolist(),
+        z=density.tolist(), name=PRIOR_TRACE, showscale=False, hoverinfo="skip",
+        contours=dict(coloring="none", start=step, end=top - step / 2, size=step),
+        line=dict(color=_PRIOR_COLOUR, width=1.5), showlegend=False,
     )
 
 

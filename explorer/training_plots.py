@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from vaeflow import validate
 from vaeflow.models import TERMS
 
 TERM_TITLES = {
@@ -29,7 +30,7 @@ RUN_COLOURS = ("#ff8c1a", "#6ec6ff", "#9be564", "#f25f5c", "#c490e4", "#ffe066",
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return validate.is_number(value) and math.isfinite(value)
 
 
 def series(records: Iterable[Mapping[str, Any]], name: str, x: str = "step",

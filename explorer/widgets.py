@@ -137,7 +137,8 @@ def flow_spec_ui(default: "vaeflow.FlowSpec | None" = None, prefix: str = "spec"
 STREAM = "stream"
 LEARNING_RATES = (1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512)
-_RECIPE_FIELDS = ("beta", "learning_rate", "lr_schedule", "epochs", "batch_size", "patience")
+_RECIPE_FIELDS = ("beta", "learning_rate", "lr_schedule", "epochs", "batch_size", "patience",
+                  "beta_warmup_epochs", "lr_warmup_epochs")
 
 
 def _recipe_values(preset: str) -> dict[str, Any]:
@@ -199,6 +200,14 @@ def train_config_ui(
                                key=k("lr_schedule"), **keep)
     patience = c2.number_input("patience (0 = off)", 0, 100, step=1, key=k("patience"), **keep,
                                help="Early stopping: end after this many epochs without a lower val_loss.")
+    beta_warmup = c1.number_input("KL warm-up (epochs)", 0.0, 100.0, step=0.5, key=k("beta_warmup_epochs"),
+                                  help="β rises linearly from 0 over this many epochs, so the "
+                                       "latent map unfolds before the KL pulls it in.")
+    lr_warmup = c2.number_input("learning-rate warm-up (epochs)", 0.0, 100.0, step=0.5,
+                                key=k("lr_warmup_epochs"),
+                                help="The learning rate rises linearly from 0 over this many epochs.")
+    prior = c1.selectbox("prior p(z)", ["normal", "flow"], key=k("prior"),
+                         help="N(0, I), or a learned flow (coupling layers) fitted with the VAE.")
     seed = seed_ui("seed", k("seed"), 0, help="Initialisation, shuffles and noise (and the "
                    "stream's images).")
     extra: dict[str, Any] = {}
@@ -220,10 +229,13 @@ def train_config_ui(
     config = vaeflow.TrainConfig(
         beta=float(beta), learning_rate=float(learning_rate), lr_schedule=lr_schedule,
         epochs=int(epochs), batch_size=int(batch_size), seed=seed,
+        beta_warmup_epochs=float(beta_warmup), lr_warmup_epochs=min(float(lr_warmup), int(epochs) - 0.5),
         patience=int(patience) or None, time_limit_s=60.0 * minutes if minutes else None,
         **extra,
     )
-    return config, vaeflow.ModelConfig(preset=preset, latent_dim=int(latent_dim)), data
+    model_config = vaeflow.ModelConfig(preset=preset, latent_dim=int(latent_dim),
+                                       prior=prior if int(latent_dim) >= 2 else "normal")
+    return config, model_config, data
 
 
 def plan_text(config: "vaeflow.TrainConfig", model_config: "vaeflow.ModelConfig", data: str) -> str:
@@ -236,7 +248,11 @@ def plan_text(config: "vaeflow.TrainConfig", model_config: "vaeflow.ModelConfig"
         images = f"{data} ({config.val_fraction:.0%} held out for validation)"
     stop = [f"early stop after {config.patience} epochs without progress"] if config.patience else []
     stop += [f"at most {config.time_limit_s / 60:g} min"] if config.time_limit_s else []
-    return (f"Start trains the {model_config.preset} network (latent size {model_config.latent_dim}) "
+    warmups = [f"KL warm-up {config.beta_warmup_epochs:g} epochs"] if config.beta_warmup_epochs else []
+    warmups += [f"learning-rate warm-up {config.lr_warmup_epochs:g} epochs"] if config.lr_warmup_epochs else []
+    return (f"Start trains the {model_config.preset} network (latent size {model_config.latent_dim}, "
+            f"prior {model_config.prior}) "
             f"for {config.epochs} epochs on {images}, batch {config.batch_size}, β {config.beta:g}, "
             f"learning rate {config.learning_rate:g} ({config.lr_schedule}), seed {config.seed}"
+            + (f", {', '.join(warmups)}" if warmups else "")
             + (f"; {', '.join(stop)}" if stop else "") + ".")

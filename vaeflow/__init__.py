@@ -22,6 +22,7 @@ from vaeflow.datasets import (
     generate_dataset,
     load_dataset,
     make_tf_dataset,
+    read_header,
     save_dataset,
     split_dataset,
 )
@@ -29,5 +30,6 @@ from vaeflow.models import VAE, ModelConfig, load_model, save_model
 from vaeflow.metrics import evaluate
 from vaeflow.devices import training_device
 from vaeflow.training import JobRunner, RunDir, TrainConfig, train
+from vaeflow.training.provenance import run_data_source
 
-__all__ = ["FlowSpec", "render_images", "density_grid", "generate_dataset", "FlowDataset", "save_dataset", "load_dataset", "split_dataset", "make_tf_dataset", "flow_distribution", "flow_stages", "stage_distributions", "VAE", "ModelConfig", "load_model", "save_model", "evaluate", "TrainConfig", "train", "RunDir", "JobRunner", "training_device"]
+__all__ = ["FlowSpec", "render_images", "density_grid", "generate_dataset", "FlowDataset", "save_dataset", "load_dataset", "read_header", "split_dataset", "make_tf_dataset", "flow_distribution", "flow_stages", "stage_distributions", "VAE", "ModelConfig", "load_model", "save_model", "evaluate", "TrainConfig", "train", "RunDir", "JobRunner", "run_data_source", "training_device"]

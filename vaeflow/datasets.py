@@ -75,9 +75,7 @@ class FlowDataset:
     def __post_init__(self) -> None:
         if not isinstance(self.spec, FlowSpec):
             raise ValueError(f"FlowDataset.spec must be a FlowSpec, got {type(self.spec).__name__}")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))):
-            raise ValueError(f"FlowDataset.seed must be an int or None, got {self.seed!r}")
-        _check.optional_seed("FlowDataset.seed", self.seed)
+        object.__setattr__(self, "seed", _check.optional_seed("FlowDataset.seed", self.seed))
         images, factors = self.images, self.factors
         size = self.spec.image_size
         if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
@@ -90,8 +88,6 @@ class FlowDataset:
             raise ValueError(f"FlowDataset.factors must have shape ({images.shape[0]}, 2), got {factors.shape}")
         if not np.all(np.isfinite(factors)):
             raise ValueError("FlowDataset.factors must be finite")
-        if self.seed is not None:
-            object.__setattr__(self, "seed", int(self.seed))
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -115,12 +111,6 @@ def _describe(x) -> str:
     return f"{x.dtype} array" if isinstance(x, np.ndarray) else type(x).__name__
 
 
-def _check_count(name: str, value, minimum: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    return _check.integer(name, value, low=minimum)
-
-
 def max_dataset_bytes() -> int:
     """The most bytes a dataset's arrays may hold in memory: ``$VAEFLOW_MAX_DATASET_BYTES``
     (a positive integer; ``2e9`` works) if set, else `DEFAULT_MAX_DATASET_BYTES`.
@@ -132,12 +122,9 @@ def max_dataset_bytes() -> int:
     if not text:
         return DEFAULT_MAX_DATASET_BYTES
     try:
-        value = float(text)
+        return _check.integer(MAX_BYTES_ENV, float(text), low=1)
     except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value != int(value) or value < 1:
-        raise ValueError(f"{MAX_BYTES_ENV} must be a positive number of bytes, got {text!r}")
-    return int(value)
+        raise ValueError(f"{MAX_BYTES_ENV} must be a positive whole number of bytes, got {text!r}") from None
 
 
 def dataset_bytes(n: int, image_size: int) -> int:
@@ -174,7 +161,7 @@ def sample_factors(n: int, seed: int, spec: FlowSpec | None = None) -> np.ndarra
     True
     """
     spec = spec or FlowSpec()
-    n = _check_count("n", n, 1)
+    n = _check.integer("n", n, low=1)
     seed = _check.seed("seed", seed)
     a_stream, theta_stream = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     a = a_stream.normal(spec.a_mean, spec.a_std, n)
@@ -212,9 +199,9 @@ def generate_dataset(
     spec = FlowSpec() if spec is None else spec
     if not isinstance(spec, FlowSpec):
         raise ValueError(f"spec must be a FlowSpec, got {type(spec).__name__}")
-    n = _check_count("n", n, 1)
+    n = _check.integer("n", n, low=1)
     seed = _check.seed("seed", seed)
-    chunk_size = _check_count("chunk_size", chunk_size, 1)
+    chunk_size = _check.integer("chunk_size", chunk_size, low=1)
     check_memory(f"n = {n:,} images of {spec.image_size}x{spec.image_size}",
                  dataset_bytes(n, spec.image_size))
     factors = sample_factors(n, seed, spec)
@@ -517,12 +504,12 @@ def make_tf_dataset(images, batch_size: int, *, shuffle: bool = True, seed: int 
         raise ValueError(f"images must be a uint8 array, got {_describe(images)}")
     if images.ndim != 4 or images.shape[-1] != 3 or images.shape[0] < 1:
         raise ValueError(f"images must have shape (N, H, W, 3) with N >= 1, got {images.shape}")
-    batch_size = _check_count("batch_size", batch_size, 1)
+    batch_size = _check.integer("batch_size", batch_size, low=1)
     seed = _check.seed("seed", seed)
     data = tf.data.Dataset.from_tensor_slices(images)
     if shuffle:
         data = data.shuffle(images.shape[0], seed=seed, reshuffle_each_iteration=True)
-    skip_batches = _check_count("skip_batches", skip_batches, 0)
+    skip_batches = _check.integer("skip_batches", skip_batches, low=0)
     data = data.batch(batch_size, drop_remainder=drop_remainder).skip(skip_batches)
     data = data.map(lambda x: tf.cast(x, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)

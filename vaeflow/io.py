@@ -52,7 +52,8 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     Readers see the old directory or the complete new one, never a partial one. POSIX cannot
     rename a directory onto a non-empty one, so the old one is first renamed aside to
     ``.<name>.old``: a crash between the two renames leaves it there, and the next swap of
-    `path` deletes it.
+    `path` deletes it. The directory ends with the mode of the one it replaces, else the one a
+    plain ``mkdir`` gives (0o777 less the umask), not ``mkdtemp``'s private 0o700.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +61,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     old = path.with_name(f".{path.name}.old")
     try:
         yield staging
+        os.chmod(staging, _mode_for(path, 0o777))
         shutil.rmtree(old, ignore_errors=True)
         if path.exists():
             os.replace(path, old)
@@ -96,13 +98,14 @@ def publish_exclusive(tmp: Path, path: Path) -> None:
     tmp.unlink()
 
 
-def _mode_for(path: Path) -> int:
+def _mode_for(path: Path, default: int = 0o666) -> int:
+    """`path`'s mode if it exists, else what a plain open (0o666) or mkdir (0o777) would give."""
     try:
         return path.stat().st_mode & 0o777
     except FileNotFoundError:
         umask = os.umask(0o022)  # reading the umask means setting it; restored at once
         os.umask(umask)
-        return 0o666 & ~umask
+        return default & ~umask
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

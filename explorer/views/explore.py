@@ -1,15 +1,17 @@
 """Explore: the latent map of a trained VAE — click anywhere to decode, interpolate A → B.
 
-Three fragments keep every interaction local and cheap:
+Fragments keep every interaction local and cheap:
 
-* `latent_map_ui`, the Plotly map (thousands of WebGL markers and a decoded mosaic: heavy
-  to resend);
+* `latent_map_ui` (and `compare_map_ui` for a compared model), the Plotly map (thousands of
+  WebGL markers and a decoded mosaic: heavy to resend);
 * `decoded_view_ui`, the decode of the last click beside it;
 * `interpolation_ui`, the A → B path, its t slider, strip and exports.
 
 A click's callback stores the point and reruns only `decoded_view_ui` (`st.rerun([...])`
 from a callback replaces the default rerun), so the map is not rebuilt or resent per click;
 setting an endpoint also reruns the map (the path is drawn on it) and the interpolation.
+In compare mode a click also reruns the other map (its ◇ mark of the carried point).
+The view is kept across pages and written to the link (`explorer.view_state`).
 The maths is in `vaeflow.latent`, the caching in `explorer.cache`, the payload parsing in
 `explorer.selection`, the figure in `explorer.latent_plots`.
 """
@@ -208,7 +210,8 @@ def setup_ui(refs: list[cache.ModelRef]) -> tuple[Context | None, Context | None
     c_model, c_compare, c_colour, c_scale = st.columns([2, 2, 1.3, 1.3])
     name = c_model.selectbox(
         "Model", list(by_name), key=KEY + "model", persist_state=PERSIST,
-        help="The shipped pretrained default, or any training run that finished with a model.",
+        help="The shipped pretrained default, or any training run that finished with a model. "
+             + _prior_help(by_name[state[KEY + "model"]]),
     )
     compare_name = c_compare.selectbox(
         "Compare with", compare_options, key=KEY + "compare", persist_state=PERSIST,
@@ -225,7 +228,10 @@ def setup_ui(refs: list[cache.ModelRef]) -> tuple[Context | None, Context | None
                   help="Images decoded on a grid, drawn behind the points (one batch).")
         st.toggle("Iso-curves", key=KEY + "iso", persist_state=PERSIST,
                   help="Iso-a and iso-θ curves: encoded sweeps of one true factor with the other held fixed.")
-        error_map_toggle_ui(compare=state[KEY + "compare"] != NO_COMPARE)
+        error_map_toggle_ui()
+        if _has_flow_prior(by_name[name]):
+            st.toggle("Prior contours", value=False, key=KEY + "prior",
+                      help="Contour lines of the model's learned prior p(z) on the map.")
     ctx = _context(by_name[name])
     if ctx is None:
         return None, None
@@ -414,6 +420,9 @@ def _figure(ctx: Context, path: np.ndarray | None, endpoints: dict, marker: tupl
                           "iso-θ (dashed, white): a swept at each θ; labels at the curves' ends")
         except ValueError as error:
             st.warning(f"Iso-factor curves unavailable: {error}")
+    prior_density = None
+    if state.get(KEY + "prior", False) and _has_flow_prior(ctx.ref) and ctx.latent_dim >= 2:
+        prior_density = cache.prior_density(ctx.ref, ctx.x_range, ctx.y_range, 80, ctx.dims)
     x_name, y_name = (f"z{d + 1}" for d in ctx.dims)
     figure = latent_map_figure(
         ctx.means[:, list(ctx.dims)], ctx.factors, x_range=ctx.x_range, y_range=ctx.y_range,
@@ -421,9 +430,24 @@ def _figure(ctx: Context, path: np.ndarray | None, endpoints: dict, marker: tupl
         cyclic_scale=state.get(KEY + "cyclic_scale", "Twilight"),
         theta_range=(ctx.spec.theta_min, ctx.spec.theta_max), manifold=manifold,
         **(iso or {}), path=path, endpoints=endpoints, marker=marker, t_point=t_point,
-        axis_titles=(x_name, y_name), height=height,
+        prior_density=prior_density, axis_titles=(x_name, y_name), height=height,
     )
     return figure, iso_levels
+
+
+def _has_flow_prior(ref: cache.ModelRef) -> bool:
+    try:
+        return cache.get_model(ref).config.prior == "flow"
+    except ValueError:  # the model does not load; the page says so where it loads it
+        return False
+
+
+def _prior_help(ref: cache.ModelRef) -> str:
+    """The selected model's prior, for the picker's help ("" when it does not load)."""
+    try:
+        return "This model's prior: " + latent.describe_prior(cache.get_model(ref).config) + "."
+    except ValueError:
+        return ""
 
 
 def _path(ctx: Context, n: int, a: dict | None = None, b: dict | None = None) -> np.ndarray | None:
@@ -445,7 +469,7 @@ def _map(ctx: Context, other: Context | None, side: int) -> None:
     """One clickable map: dataset, manifold map, iso-curves, the A → B path, the current t,
     and in compare mode the mark of a point clicked on the other map."""
     state = st.session_state
-    shown, partner = (ctx, other) if side == 0 else (other, ctx)
+    shown = ctx if side == 0 else other
     endpoints = {k: state[KEY + k] for k in ("A", "B") if KEY + k in state}
     if side == 1:
         endpoints = _carried_endpoints(ctx, other)
@@ -587,11 +611,10 @@ def _error_map(ctx: Context):
         return None
 
 
-def error_map_toggle_ui(compare: bool) -> None:
-    """The error-map toggle (in the row of map toggles); it reruns the maps and the view."""
+def error_map_toggle_ui() -> None:
+    """The error-map toggle, in the row of map toggles (a change reruns the page, as they do)."""
     st.toggle(
-        "Error map", key=KEY + "error_map", on_change=st.rerun, persist_state=PERSIST,
-        args=([MAP_FRAGMENT, VIEW_FRAGMENT] + ([MAP2_FRAGMENT] if compare else []),),
+        "Error map", key=KEY + "error_map", persist_state=PERSIST,
         help="How wrong the decoder is, per cell: the decoded image against the true flow at the "
              "factors (a, θ) of the cell's 10 nearest held-out encodings, as KL(true ‖ decoded) "
              "in nats (Bernoulli cross-entropy minus the true image's entropy). Replaces the "
@@ -713,8 +736,9 @@ GRID_COLUMNS = 8  # the default counts (16 samples, 8 reconstructions) fill whol
 def prior_samples_ui(ctx: Context) -> None:
     st.subheader("Samples from the prior")
     n, seed = _count_and_seed_ui("prior", most=48, default=16)
-    samples = cache.prior_samples(ctx.ref, ctx.latent_dim, n, int(seed))
-    _image(_tile(samples, GRID_COLUMNS), 2, caption=f"{n} decodes of z ~ N(0, I), seed {seed}")
+    samples = cache.prior_samples(ctx.ref, n, int(seed))
+    prior = "p(z)" if _has_flow_prior(ctx.ref) else "N(0, I)"
+    _image(_tile(samples, GRID_COLUMNS), 2, caption=f"{n} decodes of z ~ {prior}, seed {seed}")
 
 
 @st.fragment

@@ -15,19 +15,22 @@ with `encode(x) -> distribution with .mean()` and `decode(z) -> images in [0, 1]
 * `iso_factor_sweeps` / `iso_curves`: images that share one true factor (a fixed, θ swept; θ
   fixed, a swept), encoded: where the model puts each family of images.
 * `posterior_means` / `posterior_kl` / `decode_uint8` / `prior_draws`: images → E[z | x] and
-  KL(q(z | x) || p(z)), z → images, and the one seeded sampler of z ~ N(0, I), in batches;
-  `compiled_decode`, the decoder as one graph.
+  KL(q(z | x) || p(z)), z → images, and the one seeded sampler of z ~ model.prior(), in
+  batches; `compiled_decode`, the decoder as one graph.
+* `prior_density_grid` / `describe_prior`: p(z) on a lattice of the plotted plane (the map's
+  prior contours), and the prior named in words.
 * `error_map` / `predict_factors` / `decode_error`: per cell of a grid, the decoded image
   against the true flow at the factors its nearest held-out encodings stand for (nats);
   `cell_index` finds the cell under a click.
 
-One module per kind: `paths`, `grids`, `factors`, `coding`, `error_map`.
+One module per kind: `paths`, `grids`, `factors`, `coding`, `prior`, `error_map`.
 """
 
 from vaeflow.latent.coding import compiled_decode, decode_uint8, posterior_kl, posterior_means, prior_draws
 from vaeflow.latent.error_map import ErrorMap, decode_error, error_map, predict_factors
 from vaeflow.latent.factors import IsoSweeps, iso_curves, iso_factor_sweeps
 from vaeflow.latent.grids import cell_centres, cell_index, embed_plane, latent_grid, nearest_index, plot_ranges
+from vaeflow.latent.prior import describe_prior, prior_density_grid
 from vaeflow.latent.paths import METHODS, Method, interpolate, interpolation_path
 
 __all__ = [
@@ -35,5 +38,6 @@ __all__ = [
     "latent_grid", "cell_centres", "cell_index", "embed_plane", "plot_ranges", "nearest_index",
     "IsoSweeps", "iso_factor_sweeps", "iso_curves",
     "posterior_means", "posterior_kl", "decode_uint8", "compiled_decode", "prior_draws",
+    "prior_density_grid", "describe_prior",
     "ErrorMap", "error_map", "predict_factors", "decode_error",
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 import numpy as np
+import tensorflow as tf
 
+from vaeflow import validate as _check
 
 def posterior_means(model: Any, images: Any, batch_size: int = 512) -> np.ndarray:
     """E[z | x] of the model's posterior for each image, encoded in batches.
@@ -22,8 +24,10 @@ def posterior_means(model: Any, images: Any, batch_size: int = 512) -> np.ndarra
 
 
 def posterior_kl(model: Any, images: Any, batch_size: int = 512) -> np.ndarray:
-    """KL(q(z | x) || N(0, I)) in nats for each image: what its code carries about it.
+    """KL(q(z | x) || p(z)) in nats for each image: what its code carries about it.
 
+    Analytic when TFP knows it (the N(0, I) prior); for a flow prior, the Monte Carlo mean of
+    log q(z|x) − log p(z) over 256 draws z ~ q(z|x) (seeded, so repeatable).
     A mean near 0 over a data set is posterior collapse (every image gets the prior).
 
     Arguments:
@@ -35,8 +39,17 @@ def posterior_kl(model: Any, images: Any, batch_size: int = 512) -> np.ndarray:
         float32 (N,).
     """
     prior = model.prior()
-    kls = [np.asarray(model.encode(x).kl_divergence(prior), dtype=np.float32)
-           for x in _unit_batches(images, batch_size)]
+
+    def kl(x, i):
+        q = model.encode(x)
+        try:
+            return q.kl_divergence(prior)
+        except NotImplementedError:
+            z = q.sample(256, seed=tf.constant([i, 1], tf.int32))
+            return tf.reduce_mean(q.log_prob(z) - prior.log_prob(z), axis=0)
+
+    kls = [np.asarray(kl(x, i), dtype=np.float32)
+           for i, x in enumerate(_unit_batches(images, batch_size))]
     return np.concatenate(kls, axis=0)
 
 
@@ -71,15 +84,19 @@ def decode_uint8(model: Any, z: Any, batch_size: int = 1024) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-def prior_draws(n: int, latent_dim: int, seed: int) -> np.ndarray:
-    """n draws z ~ N(0, I) of length `latent_dim`, float32 (n, L); the same for a seed.
+def prior_draws(model: Any, n: int, seed: int) -> np.ndarray:
+    """n draws z ~ p(z) of `model.prior()` (N(0, I) or a flow prior), float32 (n, L); the same
+    for a seed.
 
     The one seeded prior sampler: the explorer's prior samples and the metrics' FID decode these.
+
+    Raises:
+        ValueError: naming `n` or `seed` when it is not an integer ≥ 1 (n) or ≥ 0 (seed).
     """
-    for name, value, low in (("n", n, 1), ("latent_dim", latent_dim, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or int(value) != value or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return np.random.default_rng(seed).standard_normal((int(n), int(latent_dim))).astype(np.float32)
+    n = _check.integer("n", n, low=1)
+    seed = _check.seed("seed", seed)
+    z = model.prior().sample(n, seed=tf.constant([seed % 2**31, (seed // 2**31) % 2**31], tf.int32))
+    return np.asarray(z, dtype=np.float32)
 
 
 def compiled_decode(model: Any) -> Callable[[Any], np.ndarray]:
@@ -95,8 +112,6 @@ def compiled_decode(model: Any) -> Callable[[Any], np.ndarray]:
     Returns:
         A function z float32 (N, L) -> numpy float32 (N, S, S, 3) in [0, 1].
     """
-    import tensorflow as tf  # deferred: the rest of this module is numpy
-
     spec = tf.TensorSpec([None, int(model.config.latent_dim)], tf.float32)
     graph = tf.function(model.decode, input_signature=[spec])
     return lambda z: graph(np.asarray(z, dtype=np.float32)).numpy()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from vaeflow import validate as _check
 from vaeflow.metrics.factors import factor_targets, knn_predict
 
 # A float32 sigmoid rounds to exactly 0 or 1 once |logit| > ~17, which would make one wrong
@@ -75,8 +76,7 @@ def predict_factors(z: Any, means: Any, factors: Any, k: int = 10) -> tuple[np.n
     z = np.atleast_2d(np.asarray(z, dtype=np.float64))
     if z.ndim != 2 or z.shape[1] != means.shape[1] or not np.all(np.isfinite(z)):
         raise ValueError(f"z must be finite (L,) or (M, L) with L = {means.shape[1]}, got shape {z.shape}")
-    if isinstance(k, bool) or int(k) != k:
-        raise ValueError(f"k must be an integer, got {k!r}")
+    k = _check.integer("k", k)
     predicted = knn_predict(means, targets, z, k=int(k))
     return predicted[:, 0], np.arctan2(predicted[:, 2], predicted[:, 1])
 

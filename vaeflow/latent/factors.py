@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from vaeflow import validate as _check
 from vaeflow.latent.coding import posterior_means
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +46,7 @@ def iso_factor_sweeps(
         ValueError: naming `n_a`, `n_theta`, `n_steps` or `a_width`.
     """
     for name, n, low in (("n_a", n_a, 1), ("n_theta", n_theta, 1), ("n_steps", n_steps, 2)):
-        if isinstance(n, bool) or int(n) != n or n < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {n!r}")
+        _check.integer(name, n, low=low)
     if not np.isfinite(a_width) or a_width <= 0:
         raise ValueError(f"a_width must be > 0, got {a_width!r}")
     k = np.linspace(-a_width, a_width, int(n_a)) if n_a > 1 else np.zeros(1)

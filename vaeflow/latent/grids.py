@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vaeflow import validate as _check
 from vaeflow.neighbours import squared_distances
 
 
@@ -32,8 +33,7 @@ def latent_grid(
     """
     n_y = n_x if n_y is None else n_y
     for name, n in (("n_x", n_x), ("n_y", n_y)):
-        if isinstance(n, bool) or int(n) != n or n < 2:
-            raise ValueError(f"{name} must be an integer >= 2, got {n!r}")
+        _check.integer(name, n, low=2)
     x0, x1 = _range(x_range, "x_range")
     y0, y1 = _range(y_range, "y_range")
     xs = np.linspace(x0, x1, int(n_x))
@@ -50,8 +50,7 @@ def cell_centres(
     Decoding these and tiling the images n per row gives a mosaic whose cells sit exactly
     over the rectangle, each cell's image decoded at its centre.
     """
-    if isinstance(n, bool) or int(n) != n or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    n = _check.integer("n", n, low=2)
     (x0, x1), (y0, y1) = _range(x_range, "x_range"), _range(y_range, "y_range")
     half_x, half_y = (x1 - x0) / (2 * n), (y1 - y0) / (2 * n)
     return latent_grid((x0 + half_x, x1 - half_x), (y0 + half_y, y1 - half_y), int(n))
@@ -70,8 +69,7 @@ def cell_index(xy: Any, x_range: Sequence[float], y_range: Sequence[float], n: i
     >>> cell_index((0.9, 0.9), (0, 1), (0, 1), 2), cell_index((0.1, 0.1), (0, 1), (0, 1), 2)
     (1, 2)
     """
-    if isinstance(n, bool) or int(n) != n or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    n = _check.integer("n", n, low=2)
     (x0, x1), (y0, y1) = _range(x_range, "x_range"), _range(y_range, "y_range")
     point = np.asarray(xy, dtype=np.float64)
     if point.shape != (2,) or not np.all(np.isfinite(point)):
@@ -106,8 +104,7 @@ def embed_plane(xy: Any, latent_dim: int, dims: tuple[int, int] = (0, 1)) -> np.
     Raises:
         ValueError: naming `xy`, `latent_dim` or `dims`.
     """
-    if isinstance(latent_dim, bool) or int(latent_dim) != latent_dim or latent_dim < 2:
-        raise ValueError(f"latent_dim must be an integer >= 2, got {latent_dim!r}")
+    latent_dim = _check.integer("latent_dim", latent_dim, low=2)
     if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= d < latent_dim for d in dims):
         raise ValueError(f"dims must be two distinct axes in [0, {latent_dim}), got {dims!r}")
     xy = np.asarray(xy, dtype=np.float64)

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from vaeflow import validate as _check
 Method = Literal["linear", "spherical"]
 METHODS: tuple[str, ...] = ("linear", "spherical")
 
@@ -79,6 +80,5 @@ def interpolate(z_a: Any, z_b: Any, t: Any, method: Method = "linear") -> np.nda
 
 def interpolation_path(z_a: Any, z_b: Any, n: int, method: Method = "linear") -> np.ndarray:
     """`n` >= 2 evenly spaced t from 0 to 1 (both ends included) -> float64 (n, L) path."""
-    if isinstance(n, bool) or int(n) != n or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    return interpolate(z_a, z_b, np.linspace(0.0, 1.0, int(n)), method)
+    n = _check.integer("n", n, low=2)
+    return interpolate(z_a, z_b, np.linspace(0.0, 1.0, n), method)

@@ -3,7 +3,7 @@
     neg_elbo, reconstruction, kl    −ELBO (β = 1) and its terms, nats/image, 1 sample per image
     neg_iwae, iwae_k                −IWAE-k, nats/image (≤ neg_elbo in expectation)
     r2_a, r2_cos_theta, r2_sin_theta   10-NN R² from the posterior mean, fit/score on halves
-    fid                             FID between held-out images and decode(z), z ~ N(0, I), in
+    fid                             FID between held-out images and decode(z), z ~ model.prior(), in
                                     the shipped feature network's space (features.py)
     fid_study_encoder               the same pair of image sets, in the VAE's own posterior-mean
                                     space (the study's protocol; for comparison only: a model
@@ -17,6 +17,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from vaeflow import validate as _check
 from vaeflow import latent
 from vaeflow.metrics.bounds import as_unit_float, negative_elbo, negative_iwae
 from vaeflow.metrics.factors import factor_r2
@@ -47,8 +48,7 @@ def evaluate(model: VAE, dataset, *, iwae_k: int = 512, seed: int = 0,
     """
     if not hasattr(dataset, "images") or not hasattr(dataset, "factors"):
         raise ValueError(f"dataset must have .images and .factors, got {type(dataset).__name__}")
-    if isinstance(iwae_k, bool) or not isinstance(iwae_k, (int, np.integer)) or iwae_k < 0:
-        raise ValueError(f"iwae_k must be an integer >= 0, got {iwae_k!r}")
+    iwae_k = _check.integer("iwae_k", iwae_k, low=0)
     start = time.time()
     images = as_unit_float(dataset.images)
     factors = np.asarray(dataset.factors)
@@ -78,8 +78,8 @@ def posterior_means(model: VAE, images: np.ndarray, batch_size: int = 500) -> np
 
 
 def prior_samples(model: VAE, n: int, *, seed: int = 0, batch_size: int = 500) -> np.ndarray:
-    """Mean images decode(z), z ~ N(0, I) (`latent.prior_draws`, as the explorer draws them):
-    float32 (n, S, S, 3) in [0, 1], the same for a seed."""
-    z = latent.prior_draws(n, model.latent_dim, seed)
+    """Mean images decode(z), z ~ model.prior() (`latent.prior_draws`, as the explorer draws
+    them): float32 (n, S, S, 3) in [0, 1], the same for a seed."""
+    z = latent.prior_draws(model, n, seed)
     decode = tf.function(model.decode)
     return np.concatenate([decode(z[i : i + batch_size]).numpy() for i in range(0, n, batch_size)])

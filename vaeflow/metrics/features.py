@@ -60,16 +60,17 @@ class FeatureNet:
         self.body = keras.Sequential(
             [
                 keras.Input((s, s, 3)),
-                layers.Conv2D(c1, 3, strides=2, padding="same", activation="relu"),
-                layers.Conv2D(c2, 3, strides=2, padding="same", activation="relu"),
-                layers.Conv2D(c3, 3, strides=2, padding="same", activation="relu"),
-                layers.Flatten(),
-                layers.Dense(self.config.feature_dim, activation="relu"),
+                layers.Conv2D(c1, 3, strides=2, padding="same", activation="relu", name="conv_0"),
+                layers.Conv2D(c2, 3, strides=2, padding="same", activation="relu", name="conv_1"),
+                layers.Conv2D(c3, 3, strides=2, padding="same", activation="relu", name="conv_2"),
+                layers.Flatten(name="flatten"),
+                layers.Dense(self.config.feature_dim, activation="relu", name="dense_0"),
             ],
             name="features",
         )
         self.head = keras.Sequential(
-            [keras.Input((self.config.feature_dim,)), layers.Dense(3)], name="factor_head"
+            [keras.Input((self.config.feature_dim,)), layers.Dense(3, name="factors")],
+            name="factor_head",
         )
         self._features = tf.function(lambda x: self.body(x, training=False))
 
@@ -149,7 +150,7 @@ def load_feature_net(path: str | os.PathLike | None = None) -> FeatureNet:
     directory = FEATURES_DIR if path is None else Path(path)
     if not (directory / CONFIG_FILE).is_file():
         raise ValueError(f"no feature network at {directory}: {CONFIG_FILE} is missing")
-    header = read_header(directory / CONFIG_FILE, FORMAT, VERSION)
+    header = read_header(directory / CONFIG_FILE, FORMAT, versions=(VERSION,))
     config = dict(header["config"])
     a_mean, a_std = config.pop("a_mean"), config.pop("a_std")
     net = FeatureNet(FeatureNetConfig(**config), a_mean=a_mean, a_std=a_std)

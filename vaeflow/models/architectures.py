@@ -79,23 +79,26 @@ class FourierFeatures(layers.Layer):
 def _default_encoder(config: ModelConfig) -> keras.Sequential:
     stack: list[layers.Layer] = [keras.Input(config.image_shape)]
     stack += [
-        layers.Conv2D(channels, 4, strides=2, padding="same", activation="relu")
-        for channels in config.encoder_channels
+        layers.Conv2D(channels, 4, strides=2, padding="same", activation="relu", name=f"conv_{i}")
+        for i, channels in enumerate(config.encoder_channels)
     ]
-    stack.append(layers.Flatten())
-    stack += [layers.Dense(units, activation="relu") for units in config.encoder_units]
-    stack.append(layers.Dense(posterior_params_size(config.latent_dim)))
+    stack.append(layers.Flatten(name="flatten"))
+    stack += [layers.Dense(units, activation="relu", name=f"dense_{i}")
+              for i, units in enumerate(config.encoder_units)]
+    stack.append(layers.Dense(posterior_params_size(config.latent_dim), name="posterior_params"))
     return keras.Sequential(stack, name="encoder")
 
 
 def _default_decoder(config: ModelConfig) -> keras.Sequential:
     stack: list[layers.Layer] = [keras.Input((config.latent_dim,))]
     if config.fourier_features:
-        stack.append(FourierFeatures(config.fourier_features, config.fourier_scale))
-    stack += [layers.Dense(units, activation="relu") for units in config.decoder_units]
+        stack.append(FourierFeatures(config.fourier_features, config.fourier_scale,
+                                     name="fourier_features"))
+    stack += [layers.Dense(units, activation="relu", name=f"dense_{i}")
+              for i, units in enumerate(config.decoder_units)]
     stack += [
-        layers.Dense(math.prod(config.image_shape)),
-        layers.Reshape(config.image_shape),
+        layers.Dense(math.prod(config.image_shape), name="logits"),
+        layers.Reshape(config.image_shape, name="reshape"),
     ]
     return keras.Sequential(stack, name="decoder")
 
@@ -105,16 +108,17 @@ def _default_decoder(config: ModelConfig) -> keras.Sequential:
 
 def _study_encoder(config: ModelConfig) -> keras.Sequential:
     stack: list[layers.Layer] = [keras.Input(config.image_shape)]
-    for channels in config.encoder_channels:
+    for i, channels in enumerate(config.encoder_channels):
         stack += [
-            layers.Conv2D(channels, 3, padding="same"),
-            layers.BatchNormalization(),
-            layers.LeakyReLU(negative_slope=0.1),
+            layers.Conv2D(channels, 3, padding="same", name=f"conv_{i}"),
+            layers.BatchNormalization(name=f"conv_{i}_norm"),
+            layers.LeakyReLU(negative_slope=0.1, name=f"conv_{i}_act"),
         ]
-    stack.append(layers.Flatten())
-    for units in config.encoder_units:
-        stack += [layers.Dense(units), layers.LeakyReLU(negative_slope=0.1)]
-    stack.append(layers.Dense(posterior_params_size(config.latent_dim)))
+    stack.append(layers.Flatten(name="flatten"))
+    for i, units in enumerate(config.encoder_units):
+        stack += [layers.Dense(units, name=f"dense_{i}"),
+                  layers.LeakyReLU(negative_slope=0.1, name=f"dense_{i}_act")]
+    stack.append(layers.Dense(posterior_params_size(config.latent_dim), name="posterior_params"))
     return keras.Sequential(stack, name="encoder")
 
 
@@ -123,17 +127,18 @@ def _study_decoder(config: ModelConfig) -> keras.Sequential:
     c1, c2, c3, c4 = config.decoder_channels
     # 4 → 8 (same) → 15 (same, output_padding 1) → 33 (valid, output_padding 1) → 36 (valid, s1)
     transposed = [
-        layers.Conv2DTranspose(c1, 4, strides=2, padding="same"),
-        layers.Conv2DTranspose(c2, 4, strides=2, padding="same", output_padding=1),
-        layers.Conv2DTranspose(c3, 4, strides=2, padding="valid", output_padding=1),
-        layers.Conv2DTranspose(c4, 4, strides=1, padding="valid"),
+        layers.Conv2DTranspose(c1, 4, strides=2, padding="same", name="deconv_0"),
+        layers.Conv2DTranspose(c2, 4, strides=2, padding="same", output_padding=1, name="deconv_1"),
+        layers.Conv2DTranspose(c3, 4, strides=2, padding="valid", output_padding=1, name="deconv_2"),
+        layers.Conv2DTranspose(c4, 4, strides=1, padding="valid", name="deconv_3"),
     ]
     stack: list[layers.Layer] = [
         keras.Input((config.latent_dim,)),
-        layers.Dense(4 * 4 * units, activation="relu"),
-        layers.Reshape((4, 4, units)),
+        layers.Dense(4 * 4 * units, activation="relu", name="dense_0"),
+        layers.Reshape((4, 4, units), name="reshape"),
     ]
-    for layer in transposed:
-        stack += [layer, layers.BatchNormalization(), layers.LeakyReLU(negative_slope=0.1)]
-    stack.append(layers.Conv2D(3, 3, padding="same"))
+    for i, layer in enumerate(transposed):
+        stack += [layer, layers.BatchNormalization(name=f"deconv_{i}_norm"),
+                  layers.LeakyReLU(negative_slope=0.1, name=f"deconv_{i}_act")]
+    stack.append(layers.Conv2D(3, 3, padding="same", name="logits"))
     return keras.Sequential(stack, name="decoder")

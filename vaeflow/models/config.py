@@ -14,6 +14,8 @@ from vaeflow.records import JsonRecord
 
 PRESETS = ("default", "study")
 LIKELIHOODS = ("bernoulli", "continuous_bernoulli")
+PRIORS = ("normal", "flow")
+COUPLINGS = ("spline", "affine")
 
 # Widths used when a field is left at None; one entry per preset (see architectures.py).
 _DEFAULT_WIDTHS: dict[str, dict[str, tuple[int, ...]]] = {
@@ -69,6 +71,12 @@ class ModelConfig(JsonRecord):
             (default: 128 features, scale 0.5; study: none).
         min_scale: added to the softplus of the posterior's Cholesky diagonal, so the
             posterior never collapses to a singular covariance.
+        prior: p(z): ``"normal"`` (N(0, I)) or ``"flow"`` (N(0, I) pushed through
+            `prior_layers` learned coupling layers, see `priors.py`; needs latent_dim ≥ 2).
+        prior_layers: coupling layers of the flow prior, 1 to 16.
+        prior_hidden: width of the two hidden layers of each coupling's conditioner, 1 to 1024.
+        prior_coupling: each coupling's elementwise map: ``"spline"`` (rational-quadratic,
+            identity outside [-5, 5]) or ``"affine"`` (shift and scale, as RealNVP).
 
     Raises:
         ValueError: naming the field, for an unknown preset or likelihood, a non-positive
@@ -93,6 +101,10 @@ class ModelConfig(JsonRecord):
     fourier_features: int | None = None
     fourier_scale: float | None = None
     min_scale: float = 1e-4
+    prior: str = "normal"
+    prior_layers: int = 4
+    prior_hidden: int = 64
+    prior_coupling: str = "spline"
 
     def __post_init__(self) -> None:
         _check.one_of("ModelConfig.preset", self.preset, PRESETS)
@@ -130,6 +142,15 @@ class ModelConfig(JsonRecord):
         if not 0.0 < min_scale < 1.0:
             raise ValueError(f"ModelConfig.min_scale must be in (0, 1), got {self.min_scale!r}")
         _set(self, "min_scale", min_scale)
+        _check.one_of("ModelConfig.prior", self.prior, PRIORS)
+        _check.one_of("ModelConfig.prior_coupling", self.prior_coupling, COUPLINGS)
+        _set(self, "prior_layers", _check.integer("ModelConfig.prior_layers", self.prior_layers, 1, 16))
+        _set(self, "prior_hidden", _check.integer("ModelConfig.prior_hidden", self.prior_hidden, 1, 1024))
+        if self.prior == "flow" and self.latent_dim < 2:
+            raise ValueError(
+                "ModelConfig.prior 'flow' needs latent_dim >= 2 (a coupling layer conditions one "
+                f"part of z on the other), got latent_dim {self.latent_dim}"
+            )
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

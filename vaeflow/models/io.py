@@ -1,11 +1,18 @@
 """Model directories: `config.json` (format header + ModelConfig + weights hash) and `weights.npz`.
 
-    config.json   {"format": "vaeflow.model", "version": 1, "config": ModelConfig.to_dict(),
-                   "weights": {"file": "weights.npz", "sha256": ..., "shapes": [...],
-                               "paths": [variable paths], "dtype": "float32" | "float16"}}
-    weights.npz   arrays w000, w001, ... in the order of `model.weights`, float32, or float16
-                  to ship a model at half the size (`save_model(..., weights_dtype="float16")`;
-                  the network still computes in float32)
+    config.json   {"format": "vaeflow.model", "version": 2, "config": ModelConfig.to_dict(),
+                   "weights": {"file": "weights.npz", "sha256": ..., "keys": "path",
+                               "paths": [variable paths], "shapes": [...],
+                               "dtype": "float32" | "float16"}}
+    weights.npz   one array per variable, keyed by the variable's path (``encoder/conv_0/kernel``;
+                  every layer is named in `architectures.py`), float32, or float16 to ship a
+                  model at half the size (`save_model(..., weights_dtype="float16")`; the network
+                  still computes in float32)
+
+Loading matches arrays to variables by path and names any path missing on either side, so two
+same-shaped weights can never swap. Version 1 files (arrays w000, w001, ... in the order of
+`model.weights`, written before layers were named) are still read, by position, with every
+shape checked.
 
 Both files are written atomically, weights first; the hash in config.json ties the pair, so a
 truncated, corrupted, swapped or foreign file is a `ValueError` on load, never a silently
@@ -28,7 +35,8 @@ from vaeflow.models.config import ModelConfig
 from vaeflow.models.vae import VAE
 
 FORMAT = "vaeflow.model"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: weights stored by position (see read_weights)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.npz"
 
@@ -103,34 +111,66 @@ def load_model(path: str | os.PathLike | None = None) -> VAE:
     return model
 
 
+def load_matching_weights(model: VAE, path: str | os.PathLike) -> list[str]:
+    """Copy the weights of the model saved in `path` into `model`, matching by variable path;
+    returns the paths copied. `model`'s other variables (a flow prior added to a model trained
+    with the normal prior, say) keep their values.
+
+    Raises:
+        ValueError: if `path` holds no readable model, or one of its weights has no variable of
+            the same path and shape in `model` (another architecture).
+    """
+    source = load_model(path)
+    target = {v.path: v for v in build(model).weights}
+    for variable in source.weights:
+        match = target.get(variable.path)
+        if match is None or tuple(match.shape) != tuple(variable.shape):
+            raise ValueError(f"init_from {str(path)!r}: its weight {variable.path} "
+                             f"{tuple(variable.shape)} has no counterpart in the new model")
+    for variable in source.weights:
+        target[variable.path].assign(variable)
+    return [v.path for v in source.weights]
+
+
 def write_weights(directory: Path, variables, dtype: str = "float32") -> dict:
-    """Write `variables` (as `dtype`) to directory/weights.npz atomically; returns the header's
-    "weights" entry."""
+    """Write `variables` (as `dtype`) to directory/weights.npz atomically, each array keyed by its
+    variable's path; returns the header's "weights" entry.
+
+    Raises:
+        ValueError: if two variables share a path, or a weight overflows `dtype`.
+    """
     arrays = {}
-    for i, v in enumerate(variables):
+    for v in variables:
+        if v.path in arrays:
+            raise ValueError(f"two weights share the path {v.path!r}; name the layers apart")
         array = np.asarray(v.numpy())
         with np.errstate(over="ignore"):  # overflow is checked just below, naming the weight
             stored = array.astype(dtype)
         if not np.all(np.isfinite(stored[np.isfinite(array)])):
             raise ValueError(f"weight {v.path} does not fit in {dtype} (largest |w| {np.abs(array).max():.3g})")
-        arrays[f"w{i:03d}"] = stored
+        arrays[v.path] = stored
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
         with open(tmp, "wb") as f:  # a file object, so np.savez keeps the temporary name
             np.savez(f, **arrays)
     return {
         "file": WEIGHTS_FILE,
         "sha256": _sha256(directory / WEIGHTS_FILE),
+        "keys": "path",
+        "paths": list(arrays),
         "shapes": [list(a.shape) for a in arrays.values()],
         "dtype": dtype,
-        "paths": [v.path for v in variables],
     }
 
 
 def read_weights(directory: Path, header: dict, variables) -> None:
-    """Assign directory/weights.npz to `variables`, after checking its hash, count and shapes.
+    """Assign directory/weights.npz to `variables`, after checking its hash, paths and shapes.
+
+    Arrays are matched to variables by path (``"keys": "path"`` in the header's weights entry);
+    an older file without that entry holds arrays w000, w001, ... matched by position.
 
     Raises:
-        ValueError: naming the file, for a missing, corrupted, truncated or mismatched file.
+        ValueError: naming the file, for a missing, corrupted or truncated file, a path present
+            on one side only, or a shape that differs.
     """
     weights_path = directory / WEIGHTS_FILE
     if not weights_path.is_file():
@@ -140,38 +180,66 @@ def read_weights(directory: Path, header: dict, variables) -> None:
             f"{weights_path} does not match the sha256 recorded in {directory / CONFIG_FILE}: "
             "the weights are corrupted or belong to another model"
         )
+    variables = list(variables)
     try:
         with np.load(weights_path, allow_pickle=False) as npz:
-            arrays = [npz[f"w{i:03d}"] for i in range(len(npz.files))]
+            stored = {name: npz[name] for name in npz.files}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise ValueError(f"{weights_path} is not a readable weights file: {error}") from None
-    variables = list(variables)
-    if len(arrays) != len(variables):
-        raise ValueError(
-            f"{weights_path} holds {len(arrays)} arrays but the network built from "
-            f"{directory / CONFIG_FILE} has {len(variables)} weights"
-        )
+    if header["weights"].get("keys") == "path":
+        arrays = _match_by_path(weights_path, stored, variables)
+    else:
+        arrays = _match_by_position(weights_path, directory, stored, variables)
     for variable, array in zip(variables, arrays):
         if tuple(variable.shape) != array.shape:
             raise ValueError(
                 f"{weights_path}: weight {variable.path} has shape {tuple(variable.shape)} in "
                 f"the network but {array.shape} in the file"
             )
-    for variable, array in zip(variables, arrays):
         if array.dtype.kind != "f":
             raise ValueError(f"{weights_path}: weight {variable.path} is {array.dtype}, not floating point")
+    for variable, array in zip(variables, arrays):
         variable.assign(array.astype(variable.dtype))
 
 
-def read_header(config_path: str | os.PathLike, format: str = FORMAT, version: int = VERSION) -> dict:
-    """The parsed config.json of a directory of ours; `ValueError` if it is not `format` and
-    `version` (`vaeflow.io.check_format`) or lacks its sections."""
+def _match_by_path(weights_path: Path, stored: dict, variables) -> list[np.ndarray]:
+    paths = [v.path for v in variables]
+    missing = [p for p in paths if p not in stored]
+    unexpected = sorted(set(stored) - set(paths))
+    if missing or unexpected or len(set(paths)) != len(paths):
+        raise ValueError(
+            f"{weights_path} does not fit the network: weights missing from the file "
+            f"{missing[:5]}{' ...' if len(missing) > 5 else ''}, in the file but not the network "
+            f"{unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
+        )
+    return [stored[p] for p in paths]
+
+
+def _match_by_position(weights_path: Path, directory: Path, stored: dict, variables) -> list[np.ndarray]:
+    """The version 1 layout: w000, w001, ... in the order of `variables`."""
+    try:
+        arrays = [stored[f"w{i:03d}"] for i in range(len(stored))]
+    except KeyError as error:
+        raise ValueError(f"{weights_path} is not a readable weights file: no array {error}") from None
+    if len(arrays) != len(variables):
+        raise ValueError(
+            f"{weights_path} holds {len(arrays)} arrays but the network built from "
+            f"{directory / CONFIG_FILE} has {len(variables)} weights"
+        )
+    return arrays
+
+
+def read_header(config_path: str | os.PathLike, format: str = FORMAT,
+                versions: tuple[int, ...] = READABLE_VERSIONS) -> dict:
+    """The parsed config.json of a directory of ours; `ValueError` if it is not `format` in one
+    of `versions` (`vaeflow.io.check_format`) or lacks its sections."""
     config_path = Path(config_path)
     try:
         header = json.loads(config_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{config_path} is not valid JSON: {error}") from None
-    check_format(header, format, version, str(config_path))
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: JSON and Unicode errors
+        raise ValueError(f"{config_path} is not valid JSON: {error or type(error).__name__}") from None
+    version = header.get("version") if isinstance(header, dict) else None
+    check_format(header, format, version if version in versions else versions[-1], str(config_path))
     if not isinstance(header.get("config"), dict) or not isinstance(header.get("weights"), dict):
         raise ValueError(f"{config_path} lacks its 'config' or 'weights' section")
     return header

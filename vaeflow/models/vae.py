@@ -1,10 +1,12 @@
-"""`VAE`: q(z|x) a full-covariance normal, p(z) = N(0, I), p(x|z) independent per pixel.
+"""`VAE`: q(z|x) a full-covariance normal, p(z) = N(0, I) or a flow, p(x|z) independent per pixel.
 
-    elbo(x)  = E_q[log p(x|z)] − KL(q(z|x) ‖ N(0, I))
+    elbo(x)  = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))
     loss     = reconstruction + β · kl,   reconstruction = −E_q[log p(x|z)]   (nats per image)
     iwae_k(x) = E[log (1/k) Σ_i p(x, z_i) / q(z_i|x)],   z_i ~ q(z|x)
 
-elbo ≤ iwae_k ≤ iwae_{k'} ≤ log p(x) for k ≤ k' (Burda et al., 2016).
+elbo ≤ iwae_k ≤ iwae_{k'} ≤ log p(x) for k ≤ k' (Burda et al., 2016). The KL is analytic for
+p(z) = N(0, I) and the one-sample Monte Carlo estimate log q(z|x) − log p(z), with the z that
+the reconstruction term uses, for a flow prior (priors.py).
 
 References:
     Kingma & Welling, "Auto-Encoding Variational Bayes", 2014.
@@ -21,8 +23,10 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from vaeflow import validate as _check
 from vaeflow.models.architectures import build_decoder, build_encoder
 from vaeflow.models.config import ModelConfig
+from vaeflow.models.priors import build_conditioners, flow_prior, standard_normal
 
 # The terms `VAE.elbo_terms` returns, in the order the trainer logs and the plots draw them.
 TERMS = ("loss", "reconstruction", "kl")
@@ -56,6 +60,7 @@ class VAE(keras.Model):
             raise ValueError(f"config must be a ModelConfig, got {type(config).__name__}")
         self.encoder = build_encoder(self.config)
         self.decoder = build_decoder(self.config)
+        self.prior_conditioners = build_conditioners(self.config)
         self.latent_dim = self.config.latent_dim
         # Both networks start from a keras.Input, so every variable exists already.
         self.built = True
@@ -63,8 +68,15 @@ class VAE(keras.Model):
     # --- distributions ----------------------------------------------------------------------
 
     def prior(self) -> tfd.Distribution:
-        """p(z) = N(0, I_L)."""
-        return tfd.MultivariateNormalDiag(loc=tf.zeros([self.latent_dim]))
+        """p(z), event [L]: N(0, I_L), or for ``config.prior == "flow"`` a
+        `tfd.TransformedDistribution` of N(0, I_L) by the learned coupling layers.
+
+        Everything that samples or scores z under the prior (the ELBO's KL, the IWAE bound,
+        `vaeflow.latent.prior_draws`, the explorer) asks this method.
+        """
+        if self.config.prior == "flow":
+            return flow_prior(self.config, self.prior_conditioners)
+        return standard_normal(self.latent_dim)
 
     def encode(self, images, training: bool = False) -> tfd.MultivariateNormalTriL:
         """q(z|x): batch N, event L. `images` float32 in [0, 1], (N, S, S, 3)."""
@@ -122,12 +134,18 @@ class VAE(keras.Model):
         log_det = 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(scale_tril)), axis=-1)
         return 0.5 * (trace + tf.reduce_sum(tf.square(loc), axis=-1) - d - log_det)
 
-    def elbo_terms(self, x, beta: float = 1.0, seed=None, training: bool = False) -> dict:
+    def monte_carlo_kl(self, q: tfd.Distribution, z) -> tf.Tensor:
+        """log q(z|x) − log p(z) at samples z (..., N, L) of q: an unbiased estimate of
+        KL(q ‖ p) per image, (..., N), for any prior."""
+        return q.log_prob(z) - self.prior().log_prob(z)
+
+    def elbo_terms(self, x, beta=1.0, seed=None, training: bool = False) -> dict:
         """One-sample estimates over a batch, each a scalar mean over images (nats per image).
 
         Arguments:
             x: images float32 in [0, 1], (N, S, S, 3).
-            beta: weight of the KL term in `loss`.
+            beta: weight of the KL term in `loss` (a float or a scalar tensor, so a schedule
+                can change it without retracing).
             seed: None (stateful sampling: fresh noise each call), or an int or a shape-[2]
                 int tensor (stateless: the same seed gives the same numbers, also inside
                 `tf.function` and on every replica of a `tf.distribute` strategy).
@@ -135,14 +153,15 @@ class VAE(keras.Model):
 
         Returns:
             {"loss": reconstruction + beta·kl, "reconstruction": −log p(x|z), z ~ q(z|x),
-             "kl": analytic KL(q(z|x) ‖ N(0, I))}.
+             "kl": KL(q(z|x) ‖ p(z)), analytic for the normal prior, else `monte_carlo_kl`
+             at the same z}.
         """
         x = self._check_images(x)
         loc, scale_tril = self.posterior_params(x, training=training)
         q = tfd.MultivariateNormalTriL(loc=loc, scale_tril=scale_tril)
         z = q.sample(seed=_stateless(seed))
         reconstruction = -self.log_likelihood(x, self.decode_logits(z, training=training))
-        kl = self.kl(loc, scale_tril)
+        kl = self.kl(loc, scale_tril) if self.config.prior == "normal" else self.monte_carlo_kl(q, z)
         reconstruction, kl = tf.reduce_mean(reconstruction), tf.reduce_mean(kl)
         return {"loss": reconstruction + beta * kl, "reconstruction": reconstruction, "kl": kl}
 
@@ -157,8 +176,7 @@ class VAE(keras.Model):
             k: number of importance samples, >= 1.
             seed: an int or a shape-[2] int tensor; the same seed gives the same bound.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {k!r}")
+        k = _check.integer("k", k, low=1)
         x = self._check_images(x)
         loc, scale_tril = self.posterior_params(x)
         q = tfd.MultivariateNormalTriL(loc=loc, scale_tril=scale_tril)

@@ -126,9 +126,20 @@ def _numbers(directory: Path) -> list[int]:
 
 def _read_position(prefix: str) -> dict[str, Any] | None:
     try:
-        return json.loads(tf.train.load_checkpoint(prefix).get_tensor(_POSITION_KEY))
+        text = tf.train.load_checkpoint(prefix).get_tensor(_POSITION_KEY)
     except (tf.errors.OpError, ValueError, KeyError, TypeError, IndexError, OSError):
         return None  # torn or foreign files: not a candidate (TF's reader raises all of these)
+    return _parse_position(text)
+
+
+def _parse_position(text: str | bytes) -> dict[str, Any] | None:
+    """A position: a JSON object with an integer "step"; None for anything else."""
+    try:
+        state = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    step = state.get("step") if isinstance(state, dict) else None
+    return state if isinstance(step, int) and not isinstance(step, bool) else None
 
 
 def _candidates(directory: Path) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -146,7 +157,7 @@ def _candidates(directory: Path) -> list[tuple[str, str, dict[str, Any] | None]]
                      for m in map(_LEGACY.fullmatch, os.listdir(directory)) if m), reverse=True)
     for _, step_dir in legacy:
         try:
-            state = json.loads((step_dir / "state.json").read_text())
+            state = _parse_position((step_dir / "state.json").read_text())
         except (OSError, ValueError):
             state = None
         if (step_dir / "ckpt.index").exists():

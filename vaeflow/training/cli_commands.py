@@ -41,12 +41,20 @@ _TRAIN_FLAGS = {
     "stream_repeats": ("stream_repeats", _int, "epochs trained on each rendered set with --stream"),
     "time_limit": ("time_limit_s", _float, "stop after this many seconds of training"),
     "checkpoint_every": ("checkpoint_every_s", _float, "checkpoint at least every this many seconds"),
+    "beta_warmup_epochs": ("beta_warmup_epochs", _float, "KL warm-up: β rises linearly from 0 "
+                                                         "over this many epochs"),
+    "lr_warmup_epochs": ("lr_warmup_epochs", _float, "learning rate rises linearly from 0 over "
+                                                     "this many epochs"),
+    "init_from": ("init_from", str, "start from this model's weights (model or run directory); "
+                                    "layers it lacks, such as a flow prior, start fresh"),
     "jit": ("jit_compile", str, "XLA for the train step: auto | on | off"),
     "distribute": ("distribute", str, "auto | none | mirrored | multi_worker"),
 }
 # `train`'s exit code when another process is training the run (nothing was changed).
 EXIT_RUN_LOCKED = 3
-_MODEL_FLAGS = {"latent_dim": "latent_dim", "likelihood": "likelihood"}
+_MODEL_FLAGS = {"latent_dim": "latent_dim", "likelihood": "likelihood", "prior": "prior",
+                "prior_layers": "prior_layers", "prior_hidden": "prior_hidden",
+                "prior_coupling": "prior_coupling"}
 
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -66,6 +74,11 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         parser.add_argument("--" + flag.replace("_", "-"), type=kind, default=None, help=text)
     parser.add_argument("--latent-dim", type=_int, default=None, help="latent size L (default 2)")
     parser.add_argument("--likelihood", default=None, help="bernoulli | continuous_bernoulli")
+    parser.add_argument("--prior", default=None, help="normal | flow (p(z) = N(0, I) or a learned flow)")
+    parser.add_argument("--prior-layers", type=int, default=None, help="coupling layers of a flow prior")
+    parser.add_argument("--prior-hidden", type=int, default=None,
+                        help="hidden width of each flow-prior coupling's network")
+    parser.add_argument("--prior-coupling", default=None, help="spline | affine")
     parser.add_argument("--mixed-precision", action="store_true", default=None,
                         help="float16 compute (GPU only)")
     parser.add_argument("--resume", action="store_true",

@@ -29,6 +29,14 @@ class TrainConfig(JsonRecord):
         beta: weight of the KL term, ``loss = reconstruction + beta * kl``; > 0.
         learning_rate: Adam's step size (peak value under the cosine schedule); > 0.
         lr_schedule: ``"constant"`` or ``"cosine"`` (decays to 0 over ``epochs`` epochs).
+        beta_warmup_epochs: KL warm-up: the KL weight of training step s (0-based) is
+            ``beta * min(1, (s + 1) / W)``, W = this many epochs of steps; 0 = none. Validation
+            always weighs the KL by ``beta``, so ``val_loss`` compares across the warm-up.
+        lr_warmup_epochs: the learning rate rises linearly from 0 to ``learning_rate`` over this
+            many epochs, then follows ``lr_schedule`` over the remaining epochs; 0 = none.
+        init_from: a model or run directory whose weights the run starts from (every weight of
+            that model must exist, same path and shape, in the new one; the new model's other
+            weights, such as a flow prior's, keep their initialisation); None = from scratch.
         epochs: maximum number of epochs; ≥ 1.
         batch_size: global batch size (split across replicas); ≥ 1.
         seed: seeds initialisation, shuffles, the reparameterisation noise and streamed data.
@@ -70,6 +78,9 @@ class TrainConfig(JsonRecord):
     beta: float = 1.0
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
+    beta_warmup_epochs: float = 0.0
+    lr_warmup_epochs: float = 0.0
+    init_from: str | None = None
     epochs: int = 30
     batch_size: int = 128
     seed: int = 0
@@ -103,6 +114,11 @@ class TrainConfig(JsonRecord):
         for name in ("beta", "learning_rate", "checkpoint_every_s"):
             _set(self, name, _check.real(field(name), getattr(self, name), positive=True))
         _set(self, "min_delta", _check.real(field("min_delta"), self.min_delta, low=0.0))
+        for name in ("beta_warmup_epochs", "lr_warmup_epochs"):
+            _set(self, name, _check.real(field(name), getattr(self, name), low=0.0))
+        if self.lr_warmup_epochs >= self.epochs:
+            raise ValueError(f"TrainConfig.lr_warmup_epochs must be < epochs ({self.epochs}), "
+                             f"got {self.lr_warmup_epochs}")
         _set(self, "val_fraction", _check.real(field("val_fraction"), self.val_fraction))
         if self.time_limit_s is not None:
             _set(self, "time_limit_s", _check.real(field("time_limit_s"), self.time_limit_s, positive=True))
@@ -112,6 +128,10 @@ class TrainConfig(JsonRecord):
             if not isinstance(self.data, (str, os.PathLike)):
                 raise ValueError(f"TrainConfig.data must be a path or None, got {self.data!r}")
             _set(self, "data", os.fspath(self.data))
+        if self.init_from is not None:
+            if not isinstance(self.init_from, (str, os.PathLike)):
+                raise ValueError(f"TrainConfig.init_from must be a path or None, got {self.init_from!r}")
+            _set(self, "init_from", os.fspath(self.init_from))
 
         if self.stream_epoch_size < self.batch_size:
             raise ValueError(f"TrainConfig.stream_epoch_size must be >= batch_size ({self.batch_size}), "

@@ -357,6 +357,7 @@ class Loop:
                     now = time.perf_counter()
                     window = {"kind": "window", "epoch": self.epoch + 1, "step": trainer.step,
                               **{k: v / self.window_steps for k, v in self.window_sums.items()},
+                              **trainer.schedule(),
                               "images_per_s": timed_window_steps * config.batch_size
                               / (now - window_start),
                               "time": self.elapsed()}
@@ -380,7 +381,7 @@ class Loop:
         record = {"kind": "epoch", "epoch": self.epoch, "step": trainer.step,
                   **{k: (v / self.epoch_steps if self.epoch_steps else None)
                      for k, v in self.epoch_sums.items()},
-                  **{f"val_{k}": v for k, v in val.items()},
+                  **{f"val_{k}": v for k, v in val.items()}, **trainer.schedule(),
                   "images_per_s": timed_epoch_steps * config.batch_size / max(train_seconds, 1e-9),
                   "time": self.elapsed()}
         if all(math.isfinite(v) for v in val.values()):

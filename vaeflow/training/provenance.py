@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vaeflow import validate
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.training.config import TrainConfig
 
@@ -120,8 +121,10 @@ def run_data_source(run_dir: str | os.PathLike) -> DataSource:
 
 def _image_size(config: dict[str, Any]) -> int:
     model = config.get("model")
-    size = model.get("image_size", 36) if isinstance(model, dict) else 36
-    return size if isinstance(size, int) and not isinstance(size, bool) and 8 <= size <= 512 else 36
+    try:
+        return validate.integer("image_size", model.get("image_size", 36), 8, 512)
+    except (AttributeError, ValueError):  # a damaged model section: the study's size
+        return 36
 
 
 def _dataset_warnings(record: dict[str, Any], config_path: Path) -> tuple[str, ...]:

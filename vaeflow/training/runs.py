@@ -96,6 +96,7 @@ class RunDir:
             RunLockedError: naming the run and the pid of the process that holds it; nothing
                 in the run has been touched.
         """
+        created = not self.path.exists()
         self.create()
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -112,6 +113,11 @@ class RunDir:
             yield self
         finally:
             os.close(fd)  # closing the descriptor releases the lock
+            if created and os.listdir(self.path) == [LOCK_FILE]:
+                # refused before writing anything (a typo'd --resume): leave no folder behind
+                self.lock_path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()
 
     def is_locked(self) -> bool:
         """Whether a process holds the run's writer lock now."""
@@ -161,7 +167,7 @@ class RunDir:
         for line in text.splitlines():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # torn, or beyond what json can read
                 continue
             if isinstance(record, dict):  # a stray non-record line is skipped like a torn one
                 records.append(record)
@@ -178,13 +184,13 @@ class RunDir:
         """
         kept, seen = [], set()
         for record in self.read_metrics():
-            if not isinstance(record, dict):
-                continue
-            step = int(record.get("step", 0))
+            step, epoch = record.get("step", 0), record.get("epoch", 0)
+            if not (_is_integer(step) and _is_integer(epoch)):
+                continue  # a damaged record has no place in the history to keep
             if step > last_step:
                 continue
             if (step == last_step and record.get("kind") == "epoch" and completed_epochs is not None
-                    and int(record.get("epoch", 0)) > completed_epochs):
+                    and epoch > completed_epochs):
                 continue
             key = (record.get("kind"), step, record.get("epoch"))
             if key not in seen:
@@ -330,6 +336,10 @@ def process_start_time(pid: int) -> int | None:
     """When process `pid` started (clock ticks since boot, from /proc), or None if unknown."""
     fields = process_stat(pid)
     return None if fields is None else int(fields[19])  # field 22
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _json_number(value: Any) -> Any:

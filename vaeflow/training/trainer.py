@@ -3,7 +3,9 @@ strategy. The loop that drives it through a run directory is `vaeflow.training.l
 
 Per step the objective is the β-ELBO of `model.elbo_terms` (batch means, nats per image):
 
-    loss = reconstruction + β · kl.
+    loss = reconstruction + β(step) · kl,   β(step) = β · min(1, (step + 1) / warm-up steps)
+
+(KL warm-up, `TrainConfig.beta_warmup_epochs`; validation weighs the KL by β itself).
 
 Each replica divides its batch-mean loss by the number of replicas because the optimizer sums
 gradients across replicas; the result is the gradient of the global batch mean.
@@ -79,11 +81,9 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
             self.model = build_model()
-            learning_rate: Any = config.learning_rate
-            if config.lr_schedule == "cosine":
-                learning_rate = keras.optimizers.schedules.CosineDecay(
-                    config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch))
-            self.optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+            self.beta_warmup_steps = config.beta_warmup_epochs * steps_per_epoch
+            self.learning_rate = _learning_rate(config, steps_per_epoch)
+            self.optimizer = keras.optimizers.Adam(learning_rate=self.learning_rate)
             if config.mixed_precision:
                 self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self._build()
@@ -98,6 +98,10 @@ class Trainer:
         """Create every variable now, so checkpoints restore into existing objects."""
         probe = tf.zeros((1, *self.image_shape), tf.float32)
         self.model.elbo_terms(probe, beta=self.config.beta, seed=tf.constant([0, 0]), training=False)
+        if self.config.init_from is not None:
+            from vaeflow.models.io import load_matching_weights
+
+            load_matching_weights(self.model, self.config.init_from)
         self.optimizer.build(self.model.trainable_variables)
 
     def use_configured_learning_rate(self) -> None:
@@ -118,10 +122,9 @@ class Trainer:
         return int(self.optimizer.iterations.numpy())
 
     def beta(self, step: tf.Tensor) -> tf.Tensor:
-        """The KL weight β of optimizer step `step` (int64 tensor): ``config.beta`` throughout.
-        The one place a per-step β (a warm-up schedule) comes from; traced into the step."""
-        del step
-        return tf.constant(self.config.beta, tf.float32)
+        """The KL weight β of optimizer step `step` (int64 tensor), after the KL warm-up
+        (`beta_at`); traced into the step."""
+        return tf.cast(self.beta_at(tf.cast(step, tf.float32)), tf.float32)
 
     def _replica_train_step(self, x: tf.Tensor, seed: tf.Tensor, beta: tf.Tensor) -> dict[str, tf.Tensor]:
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
@@ -135,6 +138,20 @@ class Trainer:
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
         return {name: tf.cast(terms[name], tf.float32) for name in TERMS}
+
+    def beta_at(self, step):
+        """The KL weight of training step `step` (0-based; a number or a float tensor)."""
+        if self.beta_warmup_steps <= 0:
+            return self.config.beta
+        return self.config.beta * tf.minimum(1.0, (step + 1.0) / self.beta_warmup_steps)
+
+    def schedule(self) -> dict[str, float]:
+        """The KL weight and learning rate of the last step taken: ``{"beta", "learning_rate"}``
+        (what metrics.jsonl records beside that step's losses)."""
+        step = max(self.step - 1, 0)
+        rate = self.learning_rate
+        return {"beta": float(self.beta_at(float(step))),
+                "learning_rate": float(rate(step) if callable(rate) else rate)}
 
     def _distributed_train_step(self, images: Any) -> dict[str, tf.Tensor]:
         # TFP's stateless seeds are int32 pairs: (run seed, step) gives every step fresh noise.
@@ -183,3 +200,17 @@ class Trainer:
             for name in TERMS:
                 totals[name] += float(terms[name]) * len(batch)
         return {name: totals[name] / len(images) for name in TERMS}
+
+
+def _learning_rate(config: TrainConfig, steps_per_epoch: int) -> Any:
+    """Adam's step size: constant or cosine-decayed, after a linear warm-up from 0 when
+    `config.lr_warmup_epochs` > 0 (the cosine then spans the steps after the warm-up)."""
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = int(round(config.lr_warmup_epochs * steps_per_epoch))
+    if config.lr_schedule == "constant" and not warmup:
+        return config.learning_rate
+    # alpha = 1 makes CosineDecay hold its warm-up target: a constant rate after the warm-up.
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else config.learning_rate, decay_steps=max(1, total - warmup),
+        alpha=0.0 if config.lr_schedule == "cosine" else 1.0,
+        warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 
 import numpy as np
 import pytest
@@ -21,6 +20,8 @@ from vaeflow.datasets import (
 )
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.rendering import render_images
+
+from bad_datasets import BAD_FILES
 
 
 @pytest.fixture(scope="module")
@@ -81,46 +82,6 @@ def test_a_failed_save_leaves_nothing_at_the_path(small, tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-def _write_npz(path, **arrays):
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
-
-
-def _meta(**changes):
-    meta = {"format": "vaeflow.dataset", "version": 1, "seed": 0, "spec": FlowSpec().to_dict()}
-    meta.update(changes)
-    return np.array(json.dumps(meta))
-
-
-def _good_arrays(n=3):
-    return dict(images=np.zeros((n, 36, 36, 3), np.uint8), factors=np.zeros((n, 2), np.float32), meta=_meta())
-
-
-BAD_FILES = {
-    "truncated": lambda p, good: p.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2]),
-    "corrupted": lambda p, good: p.write_bytes(_flip_middle(good.read_bytes())),
-    "text": lambda p, good: p.write_text("images,factors\n1,2\n"),
-    "empty": lambda p, good: p.write_bytes(b""),
-    "npy": lambda p, good: np.save(open(p, "wb"), np.zeros(3)),
-    "zip_without_arrays": lambda p, good: zipfile.ZipFile(p, "w").writestr("hello.txt", "hi"),
-    "missing_meta": lambda p, good: _write_npz(p, images=np.zeros((1, 36, 36, 3), np.uint8), factors=np.zeros((1, 2), np.float32)),
-    "pickled_meta": lambda p, good: _write_npz(p, **{**_good_arrays(), "meta": np.array([{"format": 1}], dtype=object)}),
-    "meta_not_json": lambda p, good: _write_npz(p, **{**_good_arrays(), "meta": np.array("{not json")}),
-    "foreign_format": lambda p, good: _write_npz(p, **{**_good_arrays(), "meta": _meta(format="someone.else")}),
-    "future_version": lambda p, good: _write_npz(p, **{**_good_arrays(), "meta": _meta(version=2)}),
-    "bad_spec": lambda p, good: _write_npz(p, **{**_good_arrays(), "meta": _meta(spec={"base_scale": -1})}),
-    "images_float": lambda p, good: _write_npz(p, **{**_good_arrays(), "images": np.zeros((3, 36, 36, 3), np.float32)}),
-    "images_wrong_size": lambda p, good: _write_npz(p, **{**_good_arrays(), "images": np.zeros((3, 28, 28, 3), np.uint8)}),
-    "factors_short": lambda p, good: _write_npz(p, **{**_good_arrays(), "factors": np.zeros((2, 2), np.float32)}),
-    "factors_float64": lambda p, good: _write_npz(p, **{**_good_arrays(), "factors": np.zeros((3, 2))}),
-    "factors_nan": lambda p, good: _write_npz(p, **{**_good_arrays(), "factors": np.full((3, 2), np.nan, np.float32)}),
-}
-
-
-def _flip_middle(data: bytes) -> bytes:
-    # Flip bytes inside the stored images array: the zip's CRC check must catch it.
-    mid = len(data) // 3
-    return data[:mid] + bytes(b ^ 0xFF for b in data[mid : mid + 64]) + data[mid + 64 :]
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))

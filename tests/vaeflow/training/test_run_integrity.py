@@ -286,3 +286,43 @@ def test_start_on_a_full_disk_says_so_and_leaves_no_run_folder(data_file, tmp_pa
         runner.start("new", _config(data_file), model_config=TINY)
     assert not (runner.root / "new").exists()
     assert runner.list_runs() == []
+
+
+@pytest.mark.slow
+def test_a_real_kill_9_between_an_epochs_record_and_its_checkpoint_resumes_exactly(data_file,
+                                                                                   tmp_path):
+    import signal
+
+    from training_util import run_python
+
+    config = _config(data_file, epochs=3, steps_per_window=2, checkpoint_every_s=1e-9)
+    reference = train(config, TINY, RunDir(tmp_path, "whole"))
+    run = RunDir(tmp_path, "killed")
+    # The trainer SIGKILLs itself in the save after epoch 2's record (step 18's second save).
+    code = f"""
+import json, os, signal, sys
+sys.path.insert(0, "tests")
+from training_util import TINY
+from vaeflow.training.checkpoints import StepCheckpoints
+from vaeflow.training.config import TrainConfig
+from vaeflow.training.loop import train
+
+real, seen = StepCheckpoints.save, []
+def save(self, step, state):
+    seen.append(step)
+    if seen.count(18) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, step, state)
+StepCheckpoints.save = save
+train(TrainConfig.from_dict(json.loads({json.dumps(config.to_dict())!r})), TINY, {str(run.path)!r})
+"""
+    assert run_python(code, timeout=600).returncode == -signal.SIGKILL
+    assert run.read_status()["state"] == "running" and not run.is_locked()
+    assert [r["epoch"] for r in run.read_metrics() if r["kind"] == "epoch"] == [1, 2]
+
+    result = train(config, TINY, run, resume=True)
+    assert "resumed from step 18 (epoch 1, 9 steps into it)" in run.log_path.read_text()
+    expected = _comparable(RunDir(tmp_path, "whole").read_metrics())
+    assert _comparable(run.read_metrics()) == expected
+    for ours, theirs in zip(weights(result.model), weights(reference.model)):
+        np.testing.assert_array_equal(ours, theirs)

@@ -8,7 +8,7 @@ from pathlib import Path
 from explorer import launch, workspace
 from vaeflow import cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _flatten(table: dict, prefix: str = "") -> dict:

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import cache
 from explorer.selection import DATA_TRACE, GRID_TRACE
 
-PAGE = Path(__file__).resolve().parents[1] / "explorer" / "views" / "explore.py"
+PAGE = Path(__file__).resolve().parents[2] / "explorer" / "views" / "explore.py"
 
 
 @pytest.fixture(autouse=True)
@@ -134,7 +134,7 @@ def test_a_finished_run_can_be_explored(monkeypatch, tiny_model_dir, tmp_path):
 
     runs = tmp_path / "runs"
     shutil.copytree(tiny_model_dir, runs / "tiny-run" / "model")
-    (runs / "tiny-run" / "config.json").write_text('{"train": {"data": null}, "model": {}}')
+    (runs / "tiny-run" / "config.json").write_text('{"train": {"stream": true}, "model": {}}')
     (runs / "unfinished").mkdir(parents=True)  # no model/ yet: not offered
     monkeypatch.setattr(cache, "PRETRAINED_DIR", tiny_model_dir)
     monkeypatch.setattr(cache, "HELDOUT_SIZE", 150)
@@ -145,7 +145,13 @@ def test_a_finished_run_can_be_explored(monkeypatch, tiny_model_dir, tmp_path):
     assert model.options == [cache.PRETRAINED, "tiny-run"]
     model.set_value("tiny-run").run()
     assert not at.exception and not at.error
+    assert all("has collapsed" in w.value for w in at.warning)  # the tiny model is untrained
     assert len(_trace(at, DATA_TRACE)["x"]) == 150
+    # a run whose dataset is gone: drawn all the same, with a warning naming the file
+    (runs / "tiny-run" / "config.json").write_text('{"train": {"data": "gone.npz"}, "model": {}}')
+    at.run()
+    assert not at.exception and not at.error
+    assert "gone.npz" in at.warning[0].value
 
 
 def _page_on_a_fresh_model(monkeypatch, tmp_path, latent_dim: int) -> AppTest:
@@ -177,7 +183,8 @@ def test_a_larger_latent_is_drawn_on_two_chosen_axes(monkeypatch, tmp_path):
     at.selectbox(key="explore_y_axis").set_value("z3").run()
     assert not at.exception and not at.error
     assert _trace(at, DATA_TRACE)["y"] != before
-    assert _figure(at)["layout"]["yaxis"]["title"]["text"] == "z3"
+    titles = {a["name"]: a["text"] for a in _figure(at)["layout"]["annotations"]}
+    assert titles == {"x title": "z1", "y title": "z3"}
 
 
 def _link_warnings(at) -> list[str]:
@@ -242,7 +249,7 @@ def test_the_view_survives_a_visit_to_another_page(monkeypatch, tiny_model_dir, 
 
     runs = tmp_path / "runs"
     shutil.copytree(tiny_model_dir, runs / "tiny-run" / "model")
-    (runs / "tiny-run" / "config.json").write_text('{"train": {"data": null}, "model": {}}')
+    (runs / "tiny-run" / "config.json").write_text('{"train": {"stream": true}, "model": {}}')
     monkeypatch.setattr(cache, "PRETRAINED_DIR", tiny_model_dir)
     monkeypatch.setattr(cache, "HELDOUT_SIZE", 150)
     monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(runs))
@@ -357,6 +364,9 @@ def test_error_map_toggle_draws_the_heatmap_and_the_clicked_cells_images(app):
     assert not _figure(app)["layout"].get("images")  # the heatmap takes the manifold's place
     (caption,) = [c.value for c in app.caption if c.value.startswith("error-map cell")]
     assert caption.endswith("nats")
+    # the toggle's change reran only the map and view fragments, and AppTest's tree then holds
+    # only their elements; a full run brings the toggle row back
+    app.run()
     app.toggle(key="explore_error_map").set_value(False).run()
     assert "error map" not in [t.get("name") for t in _figure(app)["data"]]
     assert not [c for c in app.caption if c.value.startswith("error-map cell")]

@@ -63,7 +63,16 @@ def test_prior_samples_are_the_metrics_prior_samples_in_uint8(tmp_path):
     keras.utils.set_random_seed(0)
     save_model(VAE(ModelConfig()), tmp_path / "m")
     ref = cache.ModelRef("m", str(tmp_path / "m"), "")
-    shown = cache.prior_samples(ref, 2, 5, 9)
+    shown = cache.prior_samples(ref, 5, 9)
     measured = prior_samples(load_model(tmp_path / "m"), 5, seed=9)
     np.testing.assert_array_equal(shown, np.round(np.clip(measured, 0, 1) * 255).astype(np.uint8))
-    assert not np.array_equal(shown, cache.prior_samples(ref, 2, 5, 10))
+    assert not np.array_equal(shown, cache.prior_samples(ref, 5, 10))
+
+
+def test_model_names_follow_the_runs_folder_without_a_cache(monkeypatch, tmp_path):
+    """The Explore page polls these names: a run that finishes shows up at the next poll."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("VAEFLOW_RUNS_DIR", str(runs))
+    assert cache.model_names() == [cache.PRETRAINED]
+    _fake_model_dir(runs / "fresh" / "model")
+    assert cache.model_names() == [r.name for r in cache.model_refs()] == [cache.PRETRAINED, "fresh"]

@@ -5,6 +5,7 @@ import pytest
 
 import vaeflow
 from explorer import data_store
+from bad_datasets import BAD_FILES
 
 
 @pytest.fixture
@@ -63,3 +64,48 @@ def test_preview_is_the_start_of_the_generated_dataset():
     images, factors = data_store.preview(5, 11, spec)
     full = vaeflow.generate_dataset(7, 11, spec)
     assert np.array_equal(images, full.images[:5]) and np.array_equal(factors, full.factors[:5])
+
+
+# Files whose damage shows only in the data (a CRC error in the images, NaN factors): the list
+# reads headers alone, so these are found when `load_dataset` reads the arrays.
+_CONTENT_DAMAGE = {"corrupted", "factors_nan"}
+
+
+@pytest.mark.parametrize("kind", sorted(set(BAD_FILES) - _CONTENT_DAMAGE))
+def test_the_list_refuses_every_file_load_dataset_refuses_from_its_header(kind, folder, small, tmp_path):
+    good = tmp_path / "elsewhere" / "good.npz"
+    vaeflow.save_dataset(small, good)
+    bad = folder / "bad.npz"
+    BAD_FILES[kind](bad, good)
+    (info,) = data_store.list_datasets()
+    assert info.error and info.n_images is None and str(folder) not in info.error
+    with pytest.raises(ValueError):
+        vaeflow.load_dataset(bad)
+
+
+def test_a_seed_past_int64_is_listed_as_an_error_not_an_arrow_overflow(folder, small):
+    import json
+
+    path = folder / "big-seed.npz"
+    meta = json.dumps({"format": "vaeflow.dataset", "version": 1, "seed": 2**64,
+                       "spec": small.spec.to_dict()})
+    with open(path, "wb") as f:
+        np.savez(f, images=small.images, factors=small.factors, meta=np.array(meta))
+    (info,) = data_store.list_datasets()
+    assert info.seed is None and "meta.seed" in info.error
+    with pytest.raises(ValueError, match="seed"):
+        vaeflow.load_dataset(path)
+
+
+def test_a_save_that_lost_the_race_to_another_tab_is_refused(folder, small, monkeypatch):
+    real_savez = np.savez
+
+    def savez_while_another_tab_saves(f, **arrays):
+        monkeypatch.setattr(np, "savez", real_savez)
+        data_store.save(vaeflow.generate_dataset(2, seed=9), "flow")
+        real_savez(f, **arrays)
+
+    monkeypatch.setattr(np, "savez", savez_while_another_tab_saves)
+    with pytest.raises(ValueError, match="taken"):
+        data_store.save(small, "flow")
+    assert vaeflow.load_dataset(folder / "flow.npz").seed == 9

@@ -152,16 +152,19 @@ def test_posterior_means_and_decode_batch_without_changing_results():
 
 
 def test_prior_draws_are_standard_normal_and_seeded():
-    z = latent.prior_draws(20000, 2, seed=3)
+    from vaeflow.models import VAE, ModelConfig
+
+    model = VAE(ModelConfig())
+    z = latent.prior_draws(model, 20000, seed=3)
     assert z.shape == (20000, 2) and z.dtype == np.float32
     np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=0.03)
     np.testing.assert_allclose(np.cov(z.T), np.eye(2), atol=0.03)
-    np.testing.assert_array_equal(latent.prior_draws(5, 2, seed=3), z[:5])
-    assert not np.array_equal(latent.prior_draws(5, 2, seed=4), z[:5])
-    with pytest.raises(ValueError, match="latent_dim"):
-        latent.prior_draws(5, 0, seed=0)
+    np.testing.assert_array_equal(latent.prior_draws(model, 20000, seed=3), z)
+    assert not np.array_equal(latent.prior_draws(model, 5, seed=4), z[:5])
+    with pytest.raises(ValueError, match="n must"):
+        latent.prior_draws(model, 0, seed=0)
     with pytest.raises(ValueError, match="seed"):
-        latent.prior_draws(5, 2, seed=-1)
+        latent.prior_draws(model, 5, seed=-1)
 
 
 def test_posterior_kl_is_the_analytic_kl_and_tells_a_collapsed_model_from_a_trained_one():

@@ -152,3 +152,29 @@ def test_damaged_run_files_raise_a_value_error_naming_the_file(tmp_path):
     assert run.write_status("failed", error="x")["state"] == "failed"  # replaced, not kept
     run.metrics_path.write_text('{"step": 1}\n7\n[2]\n{"step": 3}\n')
     assert run.read_metrics() == [{"step": 1}, {"step": 3}]
+
+
+def test_truncating_to_a_restored_step_keeps_each_record_once(tmp_path):
+    run = RunDir(tmp_path, "t").create()
+    records = [{"kind": "window", "epoch": 2, "step": 17}, {"kind": "window", "epoch": 2, "step": 18},
+               {"kind": "epoch", "epoch": 1, "step": 9},  # out of order on purpose
+               {"kind": "epoch", "epoch": 2, "step": 18, "loss": 1.0},  # not in the checkpoint yet
+               {"kind": "epoch", "epoch": 2, "step": 18, "loss": None},  # an earlier kill's copy
+               {"kind": "window", "epoch": 3, "step": 19}]
+    run.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    # the checkpoint of step 18 was saved mid-epoch: epoch 2 not complete in it
+    run.truncate_metrics(18, completed_epochs=1)
+    assert run.read_metrics() == records[:3]
+    run.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run.truncate_metrics(18, completed_epochs=2)  # saved after epoch 2's record
+    assert run.read_metrics() == records[:4]
+
+
+def test_a_run_refused_before_writing_anything_leaves_no_folder(tmp_path):
+    run = RunDir(tmp_path, "typo")
+    with pytest.raises(ValueError, match="refused"), run.lock():
+        raise ValueError("refused")
+    assert not run.path.exists()
+    with run.lock():
+        run.write_config({})
+    assert run.config_path.exists() and not run.is_locked()

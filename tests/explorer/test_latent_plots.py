@@ -113,3 +113,32 @@ def test_error_heatmap_refuses_bad_errors(errors):
 
     with pytest.raises(ValueError, match="errors"):
         add_error_heatmap(latent_map_figure(XY, FACTORS, **RANGES), errors, (-3.0, 3.0), (-2.0, 4.0))
+
+
+def test_the_map_has_equal_scales_and_its_size_does_not_depend_on_the_colour_bar():
+    by_theta = latent_map_figure(XY, FACTORS, colour_by="θ", **RANGES).layout
+    by_none = latent_map_figure(XY, FACTORS, colour_by="none", **RANGES).layout
+    assert by_theta.yaxis.scaleanchor == "x" and by_theta.yaxis.scaleratio == 1.0
+    assert by_theta.xaxis.constrain == by_theta.yaxis.constrain == "domain"  # ranges kept
+    assert tuple(by_theta.xaxis.range) == RANGES["x_range"]
+    bar = latent_map_figure(XY, FACTORS, colour_by="θ", **RANGES).data[0].marker.colorbar
+    assert bar.orientation == "h"  # above the plot: it takes no width from the map
+    assert by_theta.margin == by_none.margin
+
+
+def test_t_and_a_carried_point_are_marked_and_iso_curves_labelled():
+    curves = np.stack([np.column_stack([np.linspace(0, 1, 5), np.full(5, float(k))]) for k in range(3)])
+    figure = latent_map_figure(
+        XY, FACTORS, **RANGES, path=np.array([[0.0, 0.0], [1.0, 1.0]]), t_point=(0.5, 0.5),
+        marker=(2.0, -1.0), iso_a=curves, iso_a_levels=[1.0, 2.0, 3.5])
+    names = trace_numbers(figure)
+    t = figure.data[names["t"]]
+    assert (t.x[0], t.y[0]) == (0.5, 0.5)
+    mark = figure.data[names["mark"]]
+    assert (mark.x[0], mark.y[0]) == (2.0, -1.0) and mark.marker.symbol == "diamond"
+    labels = figure.data[names["iso-a labels"]]
+    assert list(labels.text) == ["a 1.00", "a 2.00", "a 3.50"]
+    assert list(labels.x) == [1.0, 1.0, 1.0] and list(labels.y) == [0.0, 1.0, 2.0]  # at each curve's end
+    assert names["click grid"] == len(figure.data) - 1  # still on top for clicks
+    with pytest.raises(ValueError, match="levels"):
+        latent_map_figure(XY, FACTORS, **RANGES, iso_a=curves, iso_a_levels=[1.0])

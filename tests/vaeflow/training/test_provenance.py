@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from training_util import TINY, small_dataset
+from training_util import TINY
 from vaeflow.datasets import FlowDataset, save_dataset
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.models import PRETRAINED_DIR
@@ -34,15 +34,31 @@ def _run(tmp_path, config: TrainConfig, record: bool = True, name="r"):
 
 
 @pytest.mark.slow
-def test_the_trainer_records_the_dataset_it_trained_on(tmp_path):
-    data = small_dataset(tmp_path / "flow.npz", n=64)
+def test_the_trainer_records_the_dataset_and_evaluate_uses_its_spec(tmp_path, monkeypatch, capsys):
+    import vaeflow.datasets
+    from vaeflow.cli import main
+
+    spec = FlowSpec(cmap="viridis")
+    data = tmp_path / "flow.npz"
+    save_dataset(vaeflow.datasets.generate_dataset(64, 11, spec), data)
     config = TrainConfig(data=str(data), epochs=1, batch_size=32, checkpoint_every_s=1e6)
     train(config, TINY, tmp_path / "runs" / "one")
     record = json.loads((tmp_path / "runs" / "one" / "config.json").read_text())["data_source"]
     assert record["kind"] == "dataset" and record["path"] == str(data.resolve())
     assert record["sha256"] == file_sha256(data) and record["n_images"] == 64 and record["seed"] == 11
-    assert FlowSpec.from_dict(record["spec"]) == FlowSpec()
+    assert FlowSpec.from_dict(record["spec"]) == spec
     assert run_data_source(tmp_path / "runs" / "one").warnings == ()
+
+    rendered = []
+    real = vaeflow.datasets.generate_dataset
+    monkeypatch.setattr(vaeflow.datasets, "generate_dataset",
+                        lambda n, seed, spec=None, **kw: rendered.append(spec) or real(n, seed, spec, **kw))
+    data.unlink()  # evaluate needs only the run's record
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(tmp_path / "runs" / "one"), "--n", "24", "--iwae-k", "0"]) == 0
+    out = capsys.readouterr()
+    assert rendered == [spec] and json.loads(out.out)["n_images"] == 24
+    assert "warning:" in out.err and str(data) in out.err and "missing" in out.err
 
 
 def test_a_stream_run_records_the_spec_it_renders():

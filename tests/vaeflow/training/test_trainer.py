@@ -64,9 +64,10 @@ def test_loss_falls_and_metrics_use_the_shared_names(data_file, tmp_path):
     epochs = [r for r in records if r["kind"] == "epoch"]
     windows = [r for r in records if r["kind"] == "window"]
     assert set(epochs[0]) == {"kind", "epoch", "step", "loss", "reconstruction", "kl", "val_loss",
-                              "val_reconstruction", "val_kl", "images_per_s", "time"}
+                              "val_reconstruction", "val_kl", "beta", "learning_rate",
+                              "images_per_s", "time"}
     assert set(windows[0]) == {"kind", "epoch", "step", "loss", "reconstruction", "kl",
-                               "images_per_s", "time"}
+                               "beta", "learning_rate", "images_per_s", "time"}
     assert [r["epoch"] for r in epochs] == [1, 2, 3, 4]
     assert epochs[-1]["val_loss"] < 0.8 * epochs[0]["val_loss"]
     assert windows[-1]["loss"] < 0.8 * windows[0]["loss"]
