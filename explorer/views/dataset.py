@@ -40,9 +40,8 @@ def write_link() -> None:
     """Make the address bar carry the current controls (only what differs from the defaults)."""
     values = {name: st.session_state[key] for name, key in WIDGET_KEYS.items()}
     query = dataset_controls.link_query(values)
-    # Sent on every run, even when the server's copy already matches: the message of a run
-    # cut short by the next input can be lost (Chromium kept an older address), and the last
-    # run's message is not.
+    # Sent on every run, not only when the server's copy differs: after fast input Chromium's
+    # address was seen to lack values the page showed, and a repeat costs one small message.
     st.query_params.from_dict(query)
     st.session_state[LINK_STATE] = query
 
