@@ -41,7 +41,7 @@ def lock_holder():
     def hold(run: RunDir) -> subprocess.Popen:
         run.create()
         code = ("import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
-                "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode());"
+                "fcntl.flock(fd, fcntl.LOCK_EX); os.ftruncate(fd, 0); os.write(fd, str(os.getpid()).encode());"
                 "print('locked', flush=True); sys.stdin.read()")
         process = subprocess.Popen([sys.executable, "-c", code, str(run.lock_path)],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
