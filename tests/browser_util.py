@@ -41,6 +41,18 @@ def browser_missing_reason() -> str | None:
     return None
 
 
+
+def require_browser() -> None:
+    """Skip the calling test when Chromium or Playwright is missing; under
+    VAEFLOW_REQUIRE_BROWSER=1 (CI) a missing browser fails it instead."""
+    import pytest
+
+    reason = browser_missing_reason()
+    if reason:
+        if os.environ.get("VAEFLOW_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"real-browser test required (VAEFLOW_REQUIRE_BROWSER=1) but {reason}")
+        pytest.skip(reason)
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -6,7 +6,6 @@ carried point must land is known exactly: on the clicked image's own point.
 Skipped when chromium or playwright is missing, unless VAEFLOW_REQUIRE_BROWSER=1.
 """
 
-import os
 import re
 import shutil
 
@@ -22,11 +21,7 @@ DECODED_2 = ".st-key-decoded_view_2 img"
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    reason = bu.browser_missing_reason()
-    if reason:
-        if os.environ.get("VAEFLOW_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"real-browser test required (VAEFLOW_REQUIRE_BROWSER=1) but {reason}")
-        pytest.skip(reason)
+    bu.require_browser()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     runs = tmp_path_factory.mktemp("runs")
     shutil.copytree(bu.REPO / "pretrained", runs / COPY / "model")

@@ -5,7 +5,6 @@ the model list without a reload. Screenshots: artifacts/browser/layout_<width>.p
 Skipped when chromium or playwright is missing, unless VAEFLOW_REQUIRE_BROWSER=1.
 """
 
-import os
 import shutil
 import time
 
@@ -24,11 +23,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_url(runs):
-    reason = bu.browser_missing_reason()
-    if reason:
-        if os.environ.get("VAEFLOW_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"real-browser test required (VAEFLOW_REQUIRE_BROWSER=1) but {reason}")
-        pytest.skip(reason)
+    bu.require_browser()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with bu.streamlit_server(log_path=ARTIFACTS / "streamlit_layout.log", timeout_s=120,
                              env={"VAEFLOW_RUNS_DIR": str(runs)}) as url:

@@ -6,7 +6,6 @@ Skipped when chromium or playwright is missing, unless VAEFLOW_REQUIRE_BROWSER=1
 
 import base64
 import io
-import os
 import re
 
 import numpy as np
@@ -20,11 +19,7 @@ ARTIFACTS = bu.REPO / "artifacts" / "browser"
 
 @pytest.fixture(scope="module")
 def app_url():
-    reason = bu.browser_missing_reason()
-    if reason:
-        if os.environ.get("VAEFLOW_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"real-browser test required (VAEFLOW_REQUIRE_BROWSER=1) but {reason}")
-        pytest.skip(reason)
+    bu.require_browser()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with bu.streamlit_server(log_path=ARTIFACTS / "streamlit_link.log", timeout_s=120) as url:
         yield url

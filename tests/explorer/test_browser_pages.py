@@ -5,7 +5,6 @@ opens the same view in a fresh browser, and Reset moves the sliders themselves. 
 chromium or playwright is missing, unless VAEFLOW_REQUIRE_BROWSER=1.
 """
 
-import os
 import re
 import time
 
@@ -21,11 +20,7 @@ TIMEOUT_MS = 240_000  # the first run of a page imports TensorFlow; the box is s
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    reason = bu.browser_missing_reason()
-    if reason:
-        if os.environ.get("VAEFLOW_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"real-browser test required (VAEFLOW_REQUIRE_BROWSER=1) but {reason}")
-        pytest.skip(reason)
+    bu.require_browser()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     root = tmp_path_factory.mktemp("pages")
     (root / "data").mkdir()
