@@ -35,7 +35,7 @@ class ViewState:
     Attributes:
         model, compare: model names (`explorer.cache.ModelRef.name`); compare None = off.
         colour_by: one of COLOUR_BY; cyclic_scale: one of CYCLIC_SCALES.
-        manifold, iso: the two map toggles.
+        manifold, iso, error_map: the map toggles.
         axes: the plotted latent axes, 0-based (x, y), distinct.
         z: the clicked point; z_on: the map it was clicked on (0: the model's, 1: the
             compared model's); a, b: the interpolation endpoints (on the model's map).
@@ -49,6 +49,7 @@ class ViewState:
     cyclic_scale: str = "Twilight"
     manifold: bool = True
     iso: bool = False
+    error_map: bool = False
     axes: tuple[int, int] = (0, 1)
     z: Point | None = None
     z_on: int = 0
@@ -103,6 +104,7 @@ def to_query(view: ViewState) -> dict[str, str]:
         "cyclic": view.cyclic_scale,
         "manifold": "1" if view.manifold else "0",
         "iso": "1" if view.iso else "0",
+        "errors": "1" if view.error_map else "0",
         "axes": f"z{view.axes[0] + 1},z{view.axes[1] + 1}",
         "z": None if view.z is None else format_point(view.z),
         "zmap": "2" if (view.z_on == 1 and view.z is not None) else None,
@@ -207,6 +209,7 @@ def parse_view(
     check("cyclic", "cyclic_scale", one_of(CYCLIC_SCALES))
     check("manifold", "manifold", flag)
     check("iso", "iso", flag)
+    check("errors", "error_map", flag)
     check("axes", "axes", axes)
     check("z", "z", point)
     check("zmap", "z_on", z_map)

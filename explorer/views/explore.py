@@ -118,7 +118,8 @@ def main() -> None:
 # (persist_state="session") and take them from session state, never from a default argument.
 _WIDGET_FIELDS = {
     "model": "model", "compare": "compare", "colour_by": "colour_by",
-    "cyclic_scale": "cyclic_scale", "manifold": "manifold", "iso": "iso", "t": "t",
+    "cyclic_scale": "cyclic_scale", "manifold": "manifold", "iso": "iso", "error_map": "error_map",
+    "t": "t",
     "method": "method", "n_frames": "frames",
 }
 PERSIST = "session"
@@ -177,6 +178,7 @@ def publish_view(ctx: Context, other: Context | None) -> None:
         cyclic_scale=state.get(KEY + "cyclic_scale", "Twilight"),
         manifold=bool(state.get(KEY + "manifold", True)),
         iso=bool(state.get(KEY + "iso", False)),
+        error_map=bool(state.get(KEY + "error_map", False)),
         axes=ctx.dims,
         z=_link_point(state.get(KEY + "view")),
         z_on=state.get(KEY + "view_on", 0) if other is not None else 0,

@@ -219,6 +219,15 @@ def test_a_link_opens_its_view(monkeypatch, tiny_model_dir, tmp_path):
     assert at.query_params["z"] == "0.5,-0.25" and at.query_params["A"] == "7"
 
 
+def test_a_link_opens_the_error_map_and_the_link_follows_its_toggle(monkeypatch, tiny_model_dir, tmp_path):
+    at = _page_with_link(monkeypatch, tiny_model_dir, tmp_path, {"model": cache.PRETRAINED, "errors": "1"})
+    assert not at.exception and not _link_warnings(at)
+    assert at.toggle(key="explore_error_map").value
+    assert "error map" in [t.get("name") for t in _figure(at)["data"]]
+    at.toggle(key="explore_error_map").set_value(False).run()
+    assert at.query_params["errors"] == "0"
+
+
 def test_a_bad_link_opens_the_defaults_with_one_warning(monkeypatch, tiny_model_dir, tmp_path):
     at = _page_with_link(monkeypatch, tiny_model_dir, tmp_path,
                          {"model": "deleted-run", "z": "abc", "t": "7", "colour": "a"})

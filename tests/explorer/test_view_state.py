@@ -14,7 +14,7 @@ def _parse(query, n_rows=2000):
 
 def test_a_full_view_survives_the_round_trip_through_the_link():
     view = ViewState(model="beta2", compare="pretrained (default)", colour_by="a",
-                     cyclic_scale="Phase", manifold=False, iso=True, axes=(2, 0),
+                     cyclic_scale="Phase", manifold=False, iso=True, error_map=True, axes=(2, 0),
                      z=(0.1 + 0.2, -1.23456789), z_on=1, a=1713, b=(3.0, -0.5), t=0.37,
                      method="spherical", frames=17)
     parsed, problems = _parse(to_query(view))
@@ -41,6 +41,7 @@ def test_the_link_is_readable():
     ("cyclic", "Jet", "cyclic_scale"),
     ("manifold", "yes", "manifold"),
     ("iso", "2", "iso"),
+    ("errors", "on", "error_map"),
     ("axes", "z1,z1", "axes"),
     ("axes", "x,y", "axes"),
     ("axes", "z0,z2", "axes"),
