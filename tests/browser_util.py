@@ -81,14 +81,7 @@ def streamlit_server(port: int | None = None, *, app: Path | None = None, env: d
         wait_healthy(url, process, timeout_s)
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, 9)
-            process.wait(timeout=10)
+        stop_process_group(process)
         if log_path:
             log.close()
 
@@ -254,3 +247,15 @@ def wait_image_changed(page, selector: str, old_src: str | None, timeout_ms: int
 def click_latent(page, x: float, y: float) -> None:
     px, py = latent_to_pixels(page, x, y)
     page.mouse.click(px, py)
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 10) -> None:
+    """End a server started in its own process group: SIGTERM, then SIGKILL after `timeout`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, 15)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, 9)
+        process.wait(timeout=timeout)

@@ -11,6 +11,7 @@ import numpy as np
 
 from vaeflow.datasets import generate_dataset, save_dataset
 from vaeflow.models import ModelConfig
+from vaeflow.training.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,3 +51,10 @@ def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter (for settings TF only accepts before it initialises)."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=timeout, env=vaeflow_env(), cwd=REPO)
+
+
+def small_config(data_file, **changes) -> TrainConfig:
+    """The tests' quick recipe on `data_file` (2 epochs of batch 32, a record every 3 steps)."""
+    values = dict(data=str(data_file), epochs=2, batch_size=32, learning_rate=3e-3,
+                  steps_per_window=3, seed=1)
+    return TrainConfig(**{**values, **changes})

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from browser_util import APP, REPO, free_port, wait_healthy
+from browser_util import APP, REPO, free_port, stop_process_group, wait_healthy
 from net_util import accepts, exposed, listen_addresses, machine_addresses
 
 pytestmark = pytest.mark.skipif(not os.path.isfile("/proc/net/tcp"), reason="reads Linux's /proc/net/tcp")
@@ -26,14 +26,7 @@ def running(command: list[str], port: int, cwd, env: dict | None = None):
         wait_healthy(f"http://127.0.0.1:{port}", process, timeout_s=90)
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, 9)
-            process.wait(timeout=15)
+        stop_process_group(process, timeout=15)
 
 
 def test_streamlit_run_from_the_checkout_listens_on_loopback_only():

@@ -8,9 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from training_util import TINY, small_dataset, weights
+from training_util import TINY, small_dataset, weights, small_config
 from vaeflow.cli import main
-from vaeflow.training.config import TrainConfig
 from vaeflow.training.jobs import JobRunner, RunInProgressError
 from vaeflow.training.loop import train
 from vaeflow.training.runs import RunDir, RunLockedError
@@ -21,10 +20,7 @@ def data_file(tmp_path_factory):
     return small_dataset(tmp_path_factory.mktemp("data") / "flow.npz")
 
 
-def _config(data_file, **changes):
-    values = dict(data=str(data_file), epochs=2, batch_size=32, learning_rate=3e-3,
-                  steps_per_window=3, seed=1)
-    return TrainConfig(**{**values, **changes})
+_config = small_config
 
 
 def _snapshot(run: RunDir) -> dict[str, bytes]:

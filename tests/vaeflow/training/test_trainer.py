@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training_util import TINY, small_dataset, vaeflow_env, weights
+from training_util import TINY, small_dataset, vaeflow_env, weights, small_config
 from vaeflow.datasets import load_dataset
 from vaeflow.models import VAE, load_model
 from vaeflow.training.checkpoints import latest_checkpoint
@@ -28,10 +28,7 @@ def data_file(tmp_path_factory):
     return small_dataset(tmp_path_factory.mktemp("data") / "flow.npz")
 
 
-def _config(data_file, **changes):
-    values = dict(data=str(data_file), epochs=2, batch_size=32, learning_rate=3e-3,
-                  steps_per_window=3, seed=1)
-    return TrainConfig(**{**values, **changes})
+_config = small_config
 
 
 def test_a_train_step_changes_every_weight_and_an_eval_step_changes_none(data_file):
