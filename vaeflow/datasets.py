@@ -10,6 +10,8 @@ File layout (``np.savez``, read with ``allow_pickle=False``):
 Every reader goes through `read_header`, which checks a file from its `.npy` headers and its
 meta alone, before any image is read: `load_dataset` allocates only what the headers promise,
 and only when it is within `max_dataset_bytes()` and the file's own size (see `read_header`).
+`check_dataset` adds the data checks of `load_dataset` (CRC, finite factors) without keeping
+the images: the app's dataset list and `load_dataset` agree on every file.
 """
 
 from __future__ import annotations
@@ -288,8 +290,9 @@ _FILE_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zli
 def read_header(path: str | os.PathLike, *, max_bytes: int | None = None) -> DatasetHeader:
     """Check a dataset file from its `.npy` headers and its meta JSON, without reading images.
 
-    This is the validator every reader shares: `load_dataset` refuses exactly the files this
-    refuses, plus files whose data turn out damaged (a CRC error, non-finite factors).
+    This is the check every reader shares: `load_dataset` refuses exactly the files this
+    refuses, plus files whose data turn out damaged (a CRC error, non-finite factors), which
+    `check_dataset` finds too by reading the data through.
 
     Refused before anything is allocated: a member that would inflate more than
     `MAX_INFLATION` times its stored size, an array that declares more bytes than the
@@ -428,12 +431,48 @@ def load_dataset(path: str | os.PathLike, *, max_bytes: int | None = None) -> Fl
     """
     path = os.fspath(path)
     with _checked_archive(path, max_bytes) as (archive, header):
-        images = _read_member(archive, "images", path)
-        factors = _read_member(archive, "factors", path)
+        images, factors = _read_data(archive, path, keep_images=True)
     try:
         return FlowDataset(images, factors, header.spec, header.seed)
     except (TypeError, ValueError) as err:
         raise DatasetFileError(f"{path}: {err}") from None
+
+
+def check_dataset(path: str | os.PathLike, *, max_bytes: int | None = None) -> DatasetHeader:
+    """Check a dataset file as fully as `load_dataset` does, without keeping its images.
+
+    `read_header`'s checks first (bounded: nothing is read from a file it refuses), then the
+    data as `load_dataset` reads it: every byte of the images through the archive's CRC check,
+    1 MiB at a time, and the factors checked finite. So a file passes here exactly when
+    `load_dataset` would load it; the app's dataset list uses it (once per file version).
+
+    Raises:
+        FileNotFoundError, DatasetFileError: as `load_dataset`.
+    """
+    path = os.fspath(path)
+    with _checked_archive(path, max_bytes) as (archive, header):
+        _read_data(archive, path, keep_images=False)
+    return header
+
+
+def _read_data(archive: zipfile.ZipFile, path: str, *, keep_images: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """The images (None unless `keep_images`: then only read through, for the CRC check) and
+    the factors of an archive `_read_header` has accepted; damage in either is refused."""
+    if keep_images:
+        images = _read_member(archive, "images", path)
+    else:
+        images = None
+        try:
+            with archive.open("images.npy") as member:
+                while member.read(2**20):  # the CRC is checked when the end is reached
+                    pass
+        except _FILE_ERRORS as err:
+            raise DatasetFileError(f"{path} is truncated or corrupted (images): {err}") from None
+    factors = _read_member(archive, "factors", path)
+    bad = int(np.count_nonzero(~np.isfinite(factors)))
+    if bad:
+        raise DatasetFileError(f"{path}: factors must be finite, but {bad:,} value(s) are NaN or infinite")
+    return images, factors
 
 
 def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:
