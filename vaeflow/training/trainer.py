@@ -143,7 +143,8 @@ class Trainer:
         """The KL weight of training step `step` (0-based; a number or a float tensor)."""
         if self.beta_warmup_steps <= 0:
             return self.config.beta
-        return self.config.beta * tf.minimum(1.0, (step + 1.0) / self.beta_warmup_steps)
+        start, end = self.config.beta_start, self.config.beta
+        return start + (end - start) * tf.minimum(1.0, (step + 1.0) / self.beta_warmup_steps)
 
     def schedule(self) -> dict[str, float]:
         """The KL weight and learning rate of the last step taken: ``{"beta", "learning_rate"}``
