@@ -45,6 +45,8 @@ _TRAIN_FLAGS = {
                                                          "--beta-start over this many epochs"),
     "beta_start": ("beta_start", _float, "β at the start of the KL warm-up (default 0; above "
                                          "--beta anneals down)"),
+    "prior_warmup_epochs": ("prior_warmup_epochs", _float, "a flow prior stays N(0, I) for this "
+                                                           "many epochs, then learns"),
     "lr_warmup_epochs": ("lr_warmup_epochs", _float, "learning rate rises linearly from 0 over "
                                                      "this many epochs"),
     "init_from": ("init_from", str, "start from this model's weights (model or run directory); "

@@ -129,6 +129,18 @@ def test_beta_start_above_beta_anneals_the_kl_weight_down(tmp_path):
     assert [r["beta"] for r in epochs] == pytest.approx([2.5, 1.0, 1.0])
 
 
+@pytest.mark.parametrize("prior_warmup_epochs, learned", [(2, False), (1, True)])
+def test_a_flow_prior_stays_normal_through_its_warmup(tmp_path, prior_warmup_epochs, learned):
+    data = small_dataset(tmp_path / "flow.npz")
+    config = TrainConfig(data=str(data), epochs=2, batch_size=32, learning_rate=3e-3,
+                         prior_warmup_epochs=prior_warmup_epochs)
+    model = train(config, FLOW_TINY, RunDir(tmp_path, "pw")).model
+    z = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    normal = -0.5 * np.sum(z ** 2, axis=1) - np.log(2 * np.pi)  # log N(z; 0, I_2)
+    moved = np.max(np.abs(model.prior().log_prob(z).numpy() - normal))
+    assert (moved > 1e-4) == learned, moved
+
+
 def test_epoch_records_carry_the_factor_r2_of_the_validation_images(tmp_path):
     from vaeflow.metrics import factor_r2, posterior_means
     from vaeflow.training.data import FileSource
