@@ -95,19 +95,28 @@ def preview_ui(spec: "vaeflow.FlowSpec", seed: int) -> tuple[np.ndarray, np.ndar
         st.warning(f"{blank:.0%} of these images are nearly blank: the density falls off the "
                    "grid (shift, scale or extent). A dataset of them would teach a model little.",
                    icon=":material/warning:")
-    show_image_grid(images, [caption(a, t) for a, t in factors], px=108)
+    with st.container(key="dataset_preview"):
+        show_image_grid(images, [caption(a, t) for a, t in factors], px=108)
     return images, factors
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def inspected(spec_json: str, a: float, theta: float):
-    """The flow inspector's stage views and the rendered image for one (a, θ)."""
-    spec = vaeflow.FlowSpec.from_json(spec_json)
-    image = vaeflow.render_images(np.array([a]), np.array([theta]), spec)[0]
-    return stage_views(a, theta, spec), image
+def inspected(spec_json: str, a: float, theta: float) -> list:
+    """The flow inspector's stage views for one (a, θ)."""
+    return stage_views(a, theta, vaeflow.FlowSpec.from_json(spec_json))
 
 
-def inspector_ui(spec: "vaeflow.FlowSpec", factors: np.ndarray) -> None:
+@st.cache_data(max_entries=64, show_spinner=False)
+def rendered(spec_json: str, a: float, theta: float) -> np.ndarray:
+    """The image of one (a, θ), for the inspector's values set by hand."""
+    return vaeflow.render_images(np.array([a]), np.array([theta]), vaeflow.FlowSpec.from_json(spec_json))[0]
+
+
+@st.fragment
+def inspector_ui(spec: "vaeflow.FlowSpec", images: np.ndarray, factors: np.ndarray) -> None:
+    """The flow inspector. A fragment: its own controls rerun it alone, not the preview. A
+    control of the page reruns it too, in the same run; the compiled stage views and a figure
+    built without make_subplots keep that run short (issue 10: idle within 0.5 s)."""
     st.subheader("Flow inspector")
     st.caption("One image's flow, stage by stage: the same base points pushed through each "
                "bijector (top) and the density after it (bottom).")
@@ -122,15 +131,18 @@ def inspector_ui(spec: "vaeflow.FlowSpec", factors: np.ndarray) -> None:
             format_func=lambda i: f"#{i + 1}: {caption(*factors[i])}",
         )
         a, theta = (float(v) for v in factors[index])
+        image = images[index]  # already rendered by the preview
     else:
         c1, c2 = st.columns(2)
         a = c1.slider("a", -10.0, 10.0, float(spec.a_mean), 0.05, key="inspect.a")
         theta = math.radians(c2.slider("θ (°)", 0, 359, 30, 1, key="inspect.theta"))
-    views, image = inspected(spec.to_json(), a, theta)
-    figure = stage_figure(views)
+        image = rendered(spec.to_json(), a, theta)
+    figure = stage_figure(inspected(spec.to_json(), a, theta))
     picture, panels = st.columns([1, 7])
-    picture.image(to_png(image, max(1, 180 // image.shape[0])), caption=caption(a, theta))
-    panels.plotly_chart(figure, key="inspect.figure", config={"displayModeBar": False})
+    with picture.container(key="inspect_picture"):
+        st.image(to_png(image, max(1, 180 // image.shape[0])), caption=caption(a, theta))
+    with panels.container(key="inspect_panels"):
+        st.plotly_chart(figure, key="inspect.figure", config={"displayModeBar": False})
 
 
 def generate_ui(spec: "vaeflow.FlowSpec", seed: int) -> None:
@@ -246,8 +258,8 @@ def main() -> None:
                    "when a run trains on a saved dataset, and the Train page starts from it.")
     write_link()
     with shown:
-        _, factors = preview_ui(spec, seed)
-    inspector_ui(spec, factors)
+        images, factors = preview_ui(spec, seed)
+    inspector_ui(spec, images, factors)
     generate_ui(spec, seed)
     message = st.session_state.pop("dataset.flash", None)
     if message:
