@@ -20,7 +20,8 @@ from explorer.widgets import PERSIST, STREAM, plan_text, train_config_ui
 
 LIVE_SECONDS = 1.5
 TABLE_SECONDS = 4.0
-OVERLAY_METRICS = ("val_loss", "val_reconstruction", "val_kl", "loss", "reconstruction", "kl")
+OVERLAY_METRICS = ("val_loss", "val_reconstruction", "val_kl", "loss", "reconstruction", "kl",
+                   "r2_a", "r2_cos_theta", "r2_sin_theta")
 
 
 @st.cache_resource
