@@ -52,6 +52,16 @@ def preview(spec_json: str, seed: int, n: int = PREVIEW_N) -> tuple[np.ndarray, 
     return data_store.preview(n, seed, vaeflow.FlowSpec.from_json(spec_json))
 
 
+def spec_text(spec: dict) -> str:
+    """A saved spec's other fields in one line the saved-datasets table wraps."""
+    parts = [f"σ {spec['base_scale']:g}", "shift ({:g}, {:g})".format(*spec["shift"]),
+             "scale ({:g}, {:g})".format(*spec["scale"])]
+    parts += ["tanh"] if spec.get("tanh") else []
+    parts += [f"grid {spec['grid_size']}", f"{spec['levels']} levels", str(spec["cmap"]),
+              f"{spec['image_size']} px"]
+    return " · ".join(parts)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def saved_rows(folder: str, listing: tuple) -> list[dict]:
     """The saved-datasets table; `listing` (names, sizes, mtimes) is the cache key."""
@@ -69,14 +79,7 @@ def saved_rows(folder: str, listing: tuple) -> list[dict]:
                 f"[{math.degrees(spec['theta_min']):.0f}, {math.degrees(spec['theta_max']):.0f})"
                 if spec else None
             ),
-            "tanh": spec.get("tanh"),
-            "σ base": spec.get("base_scale"),
-            "shift": str(spec.get("shift")) if spec else None,
-            "scale": str(spec.get("scale")) if spec else None,
-            "grid": spec.get("grid_size"),
-            "levels": spec.get("levels"),
-            "cmap": spec.get("cmap"),
-            "px": spec.get("image_size"),
+            "flow and rendering": spec_text(spec) if spec else None,
             "problem": info.error,
         })
     return rows
@@ -193,10 +196,18 @@ def saved_ui() -> None:
         return
     if not any(row["problem"] for row in rows):
         rows = [{k: v for k, v in row.items() if k != "problem"} for row in rows]
-    st.dataframe(rows, hide_index=True, key="saved.table")
-    c1, c2, _ = st.columns([2, 1, 3], vertical_alignment="bottom")
-    name = c1.selectbox("dataset", [row["name"] for row in rows], key="saved.pick")
-    with c2.popover("Delete", icon=":material/delete:"):
+    # Pixel widths that fit the 638 px a 1100 px window leaves; the spec wraps over 4 lines.
+    column = st.column_config.Column
+    st.dataframe(rows, hide_index=True, key="saved.table", row_height=86, placeholder="—", column_config={
+        "name": column(width=120), "images": column(width=62), "MB": column(width=46),
+        "seed": column(width=50), "a ~ N(μ, σ²)": column(width=84), "θ range (°)": column(width=84),
+        "flow and rendering": column(width=180, help="base σ · f1 shift · f2 scale · f5 tanh · "
+                                                    "density grid · contour levels · colour map · image size"),
+    })
+    # A row of natural widths: in a narrow column the popover's label was cut to "Del…".
+    pick = st.container(horizontal=True, vertical_alignment="bottom")
+    name = pick.selectbox("dataset", [row["name"] for row in rows], key="saved.pick", width=260)
+    with pick.popover("Delete", icon=":material/delete:"):
         st.markdown(f"Delete **{name}.npz** from {folder}? Runs trained on it keep their "
                     "models, but cannot be resumed.")
         if st.button(f"Delete {name}", key="saved.delete", type="primary"):

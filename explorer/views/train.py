@@ -226,7 +226,7 @@ def runs_panel(root: str) -> None:
     # Widths in px that add up to the table's 638 px at a 1100 px window (wider windows share
     # out the rest); rows of three lines let the setup wrap instead of scrolling sideways.
     column, number = st.column_config.Column, st.column_config.NumberColumn
-    st.dataframe(rows, hide_index=True, key="train.runs_table", row_height=66, column_config={
+    st.dataframe(rows, hide_index=True, key="train.runs_table", row_height=66, placeholder="—", column_config={
         "run": column(width=150), "status": column(width=66), "epochs": column(width=56),
         "best val ELBO": number("ELBO", width=58, format="%.1f",
                                 help="highest validation ELBO, nats per image"),

@@ -203,3 +203,22 @@ def test_the_train_form_survives_a_page_switch(browser, app_url):
     assert number_value(page, "train-beta") == "2.50"
     assert number_value(page, "train-epochs") == "7"
     assert page.locator(".st-key-train-name input").input_value() == "kept-name"
+
+
+# Tables that scroll sideways and button labels cut short (an ellipsis keeps innerText whole),
+# and the labels checked.
+_CUT = """() => { const out = [], seen = [];
+  for (const s of document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller'))
+    if (s.scrollWidth > s.clientWidth) out.push('table ' + s.scrollWidth + ' > ' + s.clientWidth);
+  for (const b of document.querySelectorAll('button [data-testid="stMarkdownContainer"] p')) {
+    seen.push(b.innerText);
+    if (b.scrollWidth > b.clientWidth + 1) out.push('button ' + b.innerText); }
+  return [out, seen]; }"""
+
+
+def test_the_saved_datasets_fit_a_1100_px_window(browser, app_url):
+    page = new_page(browser, width=1100)
+    open_page(page, app_url + "/dataset", "Dataset")
+    page.wait_for_selector("[data-testid='stDataFrame'] .dvn-scroller")
+    cut, seen = page.evaluate(_CUT)
+    assert cut == [] and "Delete" in seen, (cut, seen)
