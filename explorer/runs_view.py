@@ -62,9 +62,10 @@ def _rounded(value: Any, digits: int = 1) -> float | None:
 def table_row(summary: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One row of the runs table from a `vaeflow.training.RunSummary` and its metrics.
 
-    Readable headers and a few columns (no sideways scroll): the run, its state, completed /
-    planned epochs, the best validation ELBO and the last validation KL and reconstruction
-    (nats per image), how long it trained, its data and its recipe. Text columns say "—" where
+    Readable headers and few, narrow columns (the table fits 1100 px without a sideways
+    scroll): the run, its state, completed / planned epochs, the best validation ELBO and the
+    last validation KL and reconstruction (nats per image), how long it trained (compact), and
+    its setup: data · model · recipe, one text the table wraps. Text columns say "—" where
     nothing exists yet, number columns hold None.
     """
     elbo = best_val_elbo(records)
@@ -73,9 +74,15 @@ def table_row(summary: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, A
     dataset = summary.dataset
     planned = hp.get("epochs")
     done = summary.epoch if summary.epoch is not None else (0 if summary.state else None)
-    model = " ".join(str(v) for v in (hp.get("preset"), hp.get("latent_dim") and
-                                      f"z={hp['latent_dim']}") if v)
     lr = hp.get("learning_rate")
+    setup = (
+        Path(dataset).stem if dataset and dataset != "stream" else dataset,
+        " ".join(str(v) for v in (hp.get("preset"), hp.get("latent_dim") and f"z={hp['latent_dim']}") if v),
+        f"β {hp['beta']:g}" if isinstance(hp.get("beta"), (int, float)) else "",
+        f"lr {lr:.0e}".replace("e-0", "e-") if isinstance(lr, (int, float)) else "",
+        f"batch {hp['batch_size']}" if hp.get("batch_size") else "",
+        f"seed {hp['seed']}" if hp.get("seed") is not None else "",
+    )
     return {
         "run": summary.name,
         "status": summary.state or "starting",
@@ -83,14 +90,8 @@ def table_row(summary: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, A
         "best val ELBO": _rounded(elbo, 2),
         "val KL": _rounded(last.get("val_kl"), 2),
         "val recon.": _rounded(last.get("val_reconstruction"), 2),
-        "time": duration_text(summary.duration_s) if summary.duration_s is not None else MISSING,
-        "data": (Path(dataset).stem if dataset and dataset != "stream" else dataset) or MISSING,
-        "model": model or MISSING,
-        "recipe": " · ".join(part for part in (
-            f"β {hp['beta']:g}" if isinstance(hp.get("beta"), (int, float)) else "",
-            f"lr {lr:.0e}" if isinstance(lr, (int, float)) else "",
-            f"batch {hp['batch_size']}" if hp.get("batch_size") else "",
-            f"seed {hp['seed']}" if hp.get("seed") is not None else "") if part) or MISSING,
+        "time": duration_text(summary.duration_s, compact=True) if summary.duration_s is not None else MISSING,
+        "setup": " · ".join(part for part in setup if part) or MISSING,
     }
 
 

@@ -259,3 +259,26 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 10) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, 9)
         process.wait(timeout=timeout)
+
+
+PREVIEW = ".st-key-dataset_preview"  # the Dataset page's preview images, with their captions
+
+_SHOWN = """(sel) => { const img = document.querySelector(sel + ' img');
+  const caption = document.querySelector(sel + ' [data-testid="stImageCaption"]');
+  return img && caption ? [img.src, caption.innerText] : null; }"""
+_CHANGED_AND_IDLE = f"""([sel, old]) => {{ const now = ({_SHOWN})(sel);
+  const img = document.querySelector(sel + ' img');
+  return now !== null && (now[0] !== old[0] || now[1] !== old[1]) && img.complete
+         && img.naturalWidth > 0 && document.querySelector("{IDLE}") !== null; }}"""
+
+
+def time_to_idle(page, action, selector: str, timeout_ms: int = 30_000) -> float:
+    """Seconds from `action()` (a control change) until the first image under `selector` shows
+    a new source or caption, loaded, and the app's script is idle again: what a user waits for
+    after a change. (Two nearby values can draw the same picture; their captions differ.)"""
+    before = page.evaluate(_SHOWN, selector)
+    start = time.perf_counter()
+    action()
+    page.wait_for_function(_CHANGED_AND_IDLE, arg=[selector, before], polling="raf",
+                           timeout=timeout_ms)
+    return time.perf_counter() - start

@@ -52,6 +52,16 @@ def preview(spec_json: str, seed: int, n: int = PREVIEW_N) -> tuple[np.ndarray, 
     return data_store.preview(n, seed, vaeflow.FlowSpec.from_json(spec_json))
 
 
+def spec_text(spec: dict) -> str:
+    """A saved spec's other fields in one line the saved-datasets table wraps."""
+    parts = [f"σ {spec['base_scale']:g}", "shift ({:g}, {:g})".format(*spec["shift"]),
+             "scale ({:g}, {:g})".format(*spec["scale"])]
+    parts += ["tanh"] if spec.get("tanh") else []
+    parts += [f"grid {spec['grid_size']}", f"{spec['levels']} levels", str(spec["cmap"]),
+              f"{spec['image_size']} px"]
+    return " · ".join(parts)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def saved_rows(folder: str, listing: tuple) -> list[dict]:
     """The saved-datasets table; `listing` (names, sizes, mtimes) is the cache key."""
@@ -69,14 +79,7 @@ def saved_rows(folder: str, listing: tuple) -> list[dict]:
                 f"[{math.degrees(spec['theta_min']):.0f}, {math.degrees(spec['theta_max']):.0f})"
                 if spec else None
             ),
-            "tanh": spec.get("tanh"),
-            "σ base": spec.get("base_scale"),
-            "shift": str(spec.get("shift")) if spec else None,
-            "scale": str(spec.get("scale")) if spec else None,
-            "grid": spec.get("grid_size"),
-            "levels": spec.get("levels"),
-            "cmap": spec.get("cmap"),
-            "px": spec.get("image_size"),
+            "flow and rendering": spec_text(spec) if spec else None,
             "problem": info.error,
         })
     return rows
@@ -95,19 +98,28 @@ def preview_ui(spec: "vaeflow.FlowSpec", seed: int) -> tuple[np.ndarray, np.ndar
         st.warning(f"{blank:.0%} of these images are nearly blank: the density falls off the "
                    "grid (shift, scale or extent). A dataset of them would teach a model little.",
                    icon=":material/warning:")
-    show_image_grid(images, [caption(a, t) for a, t in factors], px=108)
+    with st.container(key="dataset_preview"):
+        show_image_grid(images, [caption(a, t) for a, t in factors], px=108)
     return images, factors
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def inspected(spec_json: str, a: float, theta: float):
-    """The flow inspector's stage views and the rendered image for one (a, θ)."""
-    spec = vaeflow.FlowSpec.from_json(spec_json)
-    image = vaeflow.render_images(np.array([a]), np.array([theta]), spec)[0]
-    return stage_views(a, theta, spec), image
+def inspected(spec_json: str, a: float, theta: float) -> list:
+    """The flow inspector's stage views for one (a, θ)."""
+    return stage_views(a, theta, vaeflow.FlowSpec.from_json(spec_json))
 
 
-def inspector_ui(spec: "vaeflow.FlowSpec", factors: np.ndarray) -> None:
+@st.cache_data(max_entries=64, show_spinner=False)
+def rendered(spec_json: str, a: float, theta: float) -> np.ndarray:
+    """The image of one (a, θ), for the inspector's values set by hand."""
+    return vaeflow.render_images(np.array([a]), np.array([theta]), vaeflow.FlowSpec.from_json(spec_json))[0]
+
+
+@st.fragment
+def inspector_ui(spec: "vaeflow.FlowSpec", images: np.ndarray, factors: np.ndarray) -> None:
+    """The flow inspector. A fragment: its own controls rerun it alone, not the preview. A
+    control of the page reruns it too, in the same run; the compiled stage views and a figure
+    built without make_subplots keep that run short (issue 10: idle within 0.5 s)."""
     st.subheader("Flow inspector")
     st.caption("One image's flow, stage by stage: the same base points pushed through each "
                "bijector (top) and the density after it (bottom).")
@@ -122,15 +134,18 @@ def inspector_ui(spec: "vaeflow.FlowSpec", factors: np.ndarray) -> None:
             format_func=lambda i: f"#{i + 1}: {caption(*factors[i])}",
         )
         a, theta = (float(v) for v in factors[index])
+        image = images[index]  # already rendered by the preview
     else:
         c1, c2 = st.columns(2)
         a = c1.slider("a", -10.0, 10.0, float(spec.a_mean), 0.05, key="inspect.a")
         theta = math.radians(c2.slider("θ (°)", 0, 359, 30, 1, key="inspect.theta"))
-    views, image = inspected(spec.to_json(), a, theta)
-    figure = stage_figure(views)
+        image = rendered(spec.to_json(), a, theta)
+    figure = stage_figure(inspected(spec.to_json(), a, theta))
     picture, panels = st.columns([1, 7])
-    picture.image(to_png(image, max(1, 180 // image.shape[0])), caption=caption(a, theta))
-    panels.plotly_chart(figure, key="inspect.figure", config={"displayModeBar": False})
+    with picture.container(key="inspect_picture"):
+        st.image(to_png(image, max(1, 180 // image.shape[0])), caption=caption(a, theta))
+    with panels.container(key="inspect_panels"):
+        st.plotly_chart(figure, key="inspect.figure", config={"displayModeBar": False})
 
 
 def generate_ui(spec: "vaeflow.FlowSpec", seed: int) -> None:
@@ -181,10 +196,18 @@ def saved_ui() -> None:
         return
     if not any(row["problem"] for row in rows):
         rows = [{k: v for k, v in row.items() if k != "problem"} for row in rows]
-    st.dataframe(rows, hide_index=True, key="saved.table")
-    c1, c2, _ = st.columns([2, 1, 3], vertical_alignment="bottom")
-    name = c1.selectbox("dataset", [row["name"] for row in rows], key="saved.pick")
-    with c2.popover("Delete", icon=":material/delete:"):
+    # Pixel widths that fit the 638 px a 1100 px window leaves; the spec wraps over 4 lines.
+    column = st.column_config.Column
+    st.dataframe(rows, hide_index=True, key="saved.table", row_height=86, placeholder="—", column_config={
+        "name": column(width=120), "images": column(width=62), "MB": column(width=46),
+        "seed": column(width=50), "a ~ N(μ, σ²)": column(width=84), "θ range (°)": column(width=84),
+        "flow and rendering": column(width=180, help="base σ · f1 shift · f2 scale · f5 tanh · "
+                                                    "density grid · contour levels · colour map · image size"),
+    })
+    # A row of natural widths: in a narrow column the popover's label was cut to "Del…".
+    pick = st.container(horizontal=True, vertical_alignment="bottom")
+    name = pick.selectbox("dataset", [row["name"] for row in rows], key="saved.pick", width=260)
+    with pick.popover("Delete", icon=":material/delete:"):
         st.markdown(f"Delete **{name}.npz** from {folder}? Runs trained on it keep their "
                     "models, but cannot be resumed.")
         if st.button(f"Delete {name}", key="saved.delete", type="primary"):
@@ -246,8 +269,8 @@ def main() -> None:
                    "when a run trains on a saved dataset, and the Train page starts from it.")
     write_link()
     with shown:
-        _, factors = preview_ui(spec, seed)
-    inspector_ui(spec, factors)
+        images, factors = preview_ui(spec, seed)
+    inspector_ui(spec, images, factors)
     generate_ui(spec, seed)
     message = st.session_state.pop("dataset.flash", None)
     if message:

@@ -234,14 +234,21 @@ def runs_panel(root: str) -> None:
     st.subheader("Runs")
     metrics = {s.name: jobs.read_metrics(s.name) for s in summaries}
     rows = [runs_view.table_row(s, metrics[s.name]) for s in summaries]
-    st.dataframe(rows, hide_index=True, key="train.runs_table", column_config={
-        "run": st.column_config.Column(width="medium"),
-        **{c: st.column_config.Column(width="small")
-           for c in ("status", "epochs", "val KL", "val recon.", "time", "data", "model")},
-        "best val ELBO": st.column_config.Column(help="highest validation ELBO, nats per image"),
-        "val KL": st.column_config.Column(help="KL(q(z|x) ‖ p(z)) of the last epoch, nats; "
-                                               "below ~1 the latent carries almost nothing"),
-        "val recon.": st.column_config.Column(help="reconstruction NLL of the last epoch, nats"),
+    # Widths in px that add up to the table's 638 px at a 1100 px window (wider windows share
+    # out the rest); rows of three lines let the setup wrap instead of scrolling sideways.
+    column, number = st.column_config.Column, st.column_config.NumberColumn
+    st.dataframe(rows, hide_index=True, key="train.runs_table", row_height=66, placeholder="—", column_config={
+        "run": column(width=150), "status": column(width=66), "epochs": column(width=56),
+        "best val ELBO": number("ELBO", width=58, format="%.1f",
+                                help="highest validation ELBO, nats per image"),
+        "val KL": number("KL", width=46, format="%.2f",
+                         help="validation KL(q(z|x) ‖ p(z)) of the last epoch, nats; below ~1 "
+                              "the latent carries almost nothing"),
+        "val recon.": number("recon.", width=54, format="%.1f",
+                             help="validation reconstruction NLL of the last epoch, nats"),
+        "time": column(width=58, help="training time"),
+        "setup": column(width=146, help="data · model preset and latent size · β, learning "
+                                        "rate, batch size, seed"),
     })
     for summary in summaries:
         if summary.state == "broken":

@@ -38,3 +38,18 @@ def test_figure_has_a_cloud_and_a_density_per_stage_with_equal_aspect(views):
     figure = stage_figure(views)
     assert [t.type for t in figure.data] == ["scattergl", "heatmap"] * 6
     assert figure.layout.yaxis.scaleanchor == "x" and figure.layout.yaxis12.scaleanchor == "x12"
+
+
+def test_panels_are_titled_in_stage_order_and_sit_side_by_side_without_overlap(views):
+    figure = stage_figure(views)
+    assert [a.text for a in figure.layout.annotations] == [
+        "base z", "f1 shift", "f2 scale", "f3 shear", "f4 rotation", "f5 tanh"]
+    n = len(views)
+    for row in range(2):
+        domains = [figure.layout[f"xaxis{'' if row * n + c == 0 else row * n + c + 1}"].domain
+                   for c in range(n)]
+        assert all(0 <= lo < hi <= 1 for lo, hi in domains)
+        assert all(domains[c][1] < domains[c + 1][0] for c in range(n - 1))
+    top, bottom = figure.layout.yaxis.domain, figure.layout[f"yaxis{n + 1}"].domain
+    assert bottom[1] < top[0]
+    assert figure.data[0].xaxis == "x" and figure.data[-1].yaxis == f"y{2 * n}"

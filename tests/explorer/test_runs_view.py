@@ -25,18 +25,19 @@ def test_table_row_has_best_elbo_kl_reconstruction_dataset_and_readable_hyperpar
     records = [{"kind": "epoch", "val_reconstruction": 350.0, "val_kl": 7.0},
                {"kind": "epoch", "val_reconstruction": 345.0, "val_kl": 8.0}]
     row = table_row(summary, records)
-    assert row["best val ELBO"] == -353.0 and row["data"] == "flow"
+    assert row["best val ELBO"] == -353.0
     assert row["val KL"] == 8.0 and row["val recon."] == 345.0 and row["epochs"] == "2 / 5"
-    assert row["time"] == "1 min 05 s" and row["status"] == "done"
-    assert row["model"] == "default z=2" and row["recipe"] == "β 2 · lr 2e-03"
+    assert row["time"] == "1m05s" and row["status"] == "done"
+    assert row["setup"] == "flow · default z=2 · β 2 · lr 2e-3"
     assert "latent_dim" not in row and "learning_rate" not in row
+    assert list(row) == ["run", "status", "epochs", "best val ELBO", "val KL", "val recon.", "time", "setup"]
 
 
 def test_table_row_of_a_run_without_a_finished_epoch_shows_dashes_not_none():
     summary = SimpleNamespace(name="r", state=None, epoch=None, step=None, duration_s=None,
                               dataset=None, hyperparameters={})
     row = table_row(summary, [])
-    assert row["epochs"] == row["time"] == row["data"] == row["model"] == row["recipe"] == "—"
+    assert row["epochs"] == row["time"] == row["setup"] == "—"
     assert row["best val ELBO"] is None and row["val KL"] is None
     assert "None" not in [v for v in row.values() if isinstance(v, str)]
 

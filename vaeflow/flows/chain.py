@@ -74,13 +74,18 @@ def flow_stages(a, theta, spec: FlowSpec | None = None, dtype=tf.float32) -> lis
 def chain_stages(a: tf.Tensor, theta: tf.Tensor, spec: FlowSpec) -> list[tuple[str, tfb.Bijector]]:
     """`flow_stages` for tensors already validated (usable inside `tf.function`); dtype of `a`."""
     dtype = a.dtype
+    return _stages(a, theta, tf.constant(spec.shift, dtype=dtype), tf.constant(spec.scale, dtype=dtype),
+                   spec.tanh)
+
+
+def _stages(a, theta, shift, scale, tanh: bool) -> list[tuple[str, tfb.Bijector]]:
     stages = [
-        ("shift", tfb.Shift(tf.constant(spec.shift, dtype=dtype))),
-        ("scale", tfb.Scale(tf.constant(spec.scale, dtype=dtype))),
+        ("shift", tfb.Shift(shift)),
+        ("scale", tfb.Scale(scale)),
         ("shear", QuadraticShear(a)),
         ("rotation", Rotation(theta)),
     ]
-    if spec.tanh:
+    if tanh:
         stages.append(("tanh", tfb.Tanh()))
     return stages
 
@@ -94,10 +99,14 @@ def flow_bijector(a, theta, spec: FlowSpec | None = None, dtype=tf.float32) -> t
 def base_distribution(batch_shape, spec: FlowSpec | None = None, dtype=tf.float32) -> tfd.Distribution:
     """N(0, base_scale² I) on R², event shape [2], batch shape `batch_shape` (an int n means [n])."""
     spec = spec or FlowSpec()
+    return _base(batch_shape, tf.constant(spec.base_scale, dtype), dtype)
+
+
+def _base(batch_shape, base_scale, dtype) -> tfd.Distribution:
     shape = tf.concat([tf.reshape(batch_shape, [-1]), [2]], axis=0)
     # Independent Normals rather than MultivariateNormalDiag: the same law, without the linear
     # operator, whose overhead the flow inspector's eager log-densities would pay on every grid.
-    normal = tfd.Normal(loc=tf.zeros(shape, dtype), scale=tf.constant(spec.base_scale, dtype))
+    normal = tfd.Normal(loc=tf.zeros(shape, dtype), scale=base_scale)
     return tfd.Independent(normal, reinterpreted_batch_ndims=1)
 
 
@@ -152,3 +161,69 @@ def stage_distributions(
         chain = tfb.Chain([b for _, b in reversed(stages[:k])])
         out.append((stages[k - 1][0], tfd.TransformedDistribution(distribution=base, bijector=chain)))
     return out
+
+
+def stage_clouds(points, a: float, theta: float, spec: FlowSpec | None = None) -> np.ndarray:
+    """Base points pushed through the stages of one image's flow, compiled (the flow inspector's
+    clouds, fast enough to follow a slider).
+
+    Arguments:
+        points: float (n, 2) draws of the base N(0, base_scale² I).
+        a, theta: the image's shear coefficient and rotation angle (radians), scalars.
+        spec: the flow; `FlowSpec()` when None.
+
+    Returns:
+        float32 (K + 1, n, 2): entry 0 is `points`, entry k the points after stages 1..k, for the
+        K stages of `flow_stages` (the same as applying their bijectors one by one).
+    """
+    spec = spec or FlowSpec()
+    a, theta = (float(v[0]) for v in as_factors(a, theta))
+    points = tf.constant(np.asarray(points, np.float32).reshape(-1, 1, 2))
+    return _compiled_clouds(points, *_parameters(a, theta, spec), spec.tanh).numpy()[:, :, 0, :]
+
+
+def stage_log_probs(grids, a: float, theta: float, spec: FlowSpec | None = None) -> np.ndarray:
+    """Each stage's log-density on its own points, compiled: entry k of `stage_distributions`
+    (one image) evaluated at ``grids[k]``.
+
+    Arguments:
+        grids: float (K + 1, m, 2), one set of m points per entry of `stage_distributions`.
+        a, theta, spec: as in `stage_clouds`.
+
+    Returns:
+        float32 (K + 1, m) log p_k(grids[k]). After tanh, points outside (−1, 1)² give NaN or
+        −inf (the inverse is not defined there): clip or mask them.
+    """
+    spec = spec or FlowSpec()
+    a, theta = (float(v[0]) for v in as_factors(a, theta))
+    grids = np.asarray(grids, np.float32)
+    n_entries = len(STAGE_NAMES) + (0 if spec.tanh else -1) + 1
+    if grids.ndim != 3 or grids.shape[0] != n_entries or grids.shape[2] != 2:
+        raise ValueError(f"grids must have shape ({n_entries}, m, 2) for this spec, got {grids.shape}")
+    grids = tf.constant(grids[:, :, None, :])
+    return _compiled_log_probs(grids, *_parameters(a, theta, spec), spec.tanh).numpy()[:, :, 0]
+
+
+def _parameters(a: float, theta: float, spec: FlowSpec) -> tuple[tf.Tensor, ...]:
+    # Tensors, not Python numbers, so one trace serves every spec (one per value of tanh).
+    return tuple(tf.constant(v, tf.float32) for v in ([a], [theta], spec.shift, spec.scale, spec.base_scale))
+
+
+@tf.function(reduce_retracing=True)
+def _compiled_clouds(points, a, theta, shift, scale, base_scale, tanh: bool):
+    del base_scale
+    clouds = [points]
+    for _, bijector in _stages(a, theta, shift, scale, tanh):
+        clouds.append(bijector.forward(clouds[-1]))
+    return tf.stack(clouds)
+
+
+@tf.function(reduce_retracing=True)
+def _compiled_log_probs(grids, a, theta, shift, scale, base_scale, tanh: bool):
+    stages = _stages(a, theta, shift, scale, tanh)
+    base = _base(tf.shape(a), base_scale, a.dtype)
+    log_probs = [base.log_prob(grids[0])]
+    for k in range(1, len(stages) + 1):
+        chain = tfb.Chain([b for _, b in reversed(stages[:k])])
+        log_probs.append(tfd.TransformedDistribution(distribution=base, bijector=chain).log_prob(grids[k]))
+    return tf.stack(log_probs)

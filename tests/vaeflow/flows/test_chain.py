@@ -108,3 +108,43 @@ def test_the_base_is_an_isotropic_normal_with_the_specs_scale():
     assert draws.shape == (20000, 3, 2)
     np.testing.assert_allclose(draws.std(axis=0), 0.7, rtol=0.03)
     np.testing.assert_allclose(draws.mean(axis=0), 0.0, atol=0.05)
+
+
+@pytest.mark.parametrize("spec", [FlowSpec(), FlowSpec(tanh=False, shift=(0.5, -1.0), scale=(-1.2, 0.8),
+                                                       base_scale=0.6)])
+def test_compiled_stage_clouds_and_log_probs_equal_the_stage_distributions(spec):
+    from vaeflow.flows.chain import stage_clouds, stage_log_probs
+
+    a, theta = 2.5, 1.1
+    stages = stage_distributions(a, theta, spec)
+    points = np.random.default_rng(4).normal(scale=spec.base_scale, size=(40, 2))
+    clouds = stage_clouds(points, a, theta, spec)
+    assert clouds.shape == (len(stages), 40, 2)
+    expected = [points]
+    for _, bijector in flow_stages(a, theta, spec):
+        expected.append(bijector.forward(expected[-1][:, None, :]).numpy()[:, 0, :])
+    np.testing.assert_allclose(clouds, np.stack(expected), rtol=1e-5, atol=1e-5)
+    grids = np.random.default_rng(5).uniform(-0.9, 0.9, size=(len(stages), 30, 2)).astype(np.float32)
+    got = stage_log_probs(grids, a, theta, spec)
+    want = np.stack([d.log_prob(g[:, None, :]).numpy()[:, 0] for (_, d), g in zip(stages, grids)])
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="grids"):
+        stage_log_probs(grids[:-1] if spec.tanh else grids[:, :, :1], a, theta, spec)
+
+
+def test_one_trace_serves_every_spec_and_image():
+    # The Dataset page reruns the inspector on every slider move: a retrace per spec would
+    # cost more than the eager maths it replaces.
+    from vaeflow.flows import chain
+
+    grids = np.zeros((6, 16, 2), np.float32)
+    chain.stage_log_probs(grids, 1.0, 0.0, FlowSpec())
+    chain.stage_clouds(np.zeros((8, 2)), 1.0, 0.0, FlowSpec())
+    traces = (chain._compiled_log_probs.experimental_get_tracing_count(),
+              chain._compiled_clouds.experimental_get_tracing_count())
+    for k, spec in enumerate([FlowSpec(a_mean=-2.0), FlowSpec(shift=(1.0, 1.0), scale=(2.0, 0.5)),
+                              FlowSpec(base_scale=0.9, extent=2.0)]):
+        chain.stage_log_probs(grids, 0.5 * k, 0.3 * k, spec)
+        chain.stage_clouds(np.ones((8, 2)), 0.5 * k, 0.3 * k, spec)
+    assert (chain._compiled_log_probs.experimental_get_tracing_count(),
+            chain._compiled_clouds.experimental_get_tracing_count()) == traces
