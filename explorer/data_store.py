@@ -9,6 +9,8 @@ The folder is `data/` in the user's workspace (`explorer.workspace`: `$VAEFLOW_D
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import tempfile
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import numpy as np
 
 import vaeflow
 from explorer import workspace
-from vaeflow.datasets import read_header
+from vaeflow.datasets import MAX_BYTES_ENV, check_dataset
 from vaeflow.io import atomic_path, check_name
 
 
@@ -61,22 +63,38 @@ class DatasetInfo:
 
 
 def describe(path: Path) -> DatasetInfo:
-    """A dataset's size, seed and spec from `vaeflow.datasets.read_header` (headers only, no
-    images), with the verdict `load_dataset` gives from them.
+    """A dataset's size, seed and spec, with the verdict `load_dataset` would give, from
+    `vaeflow.datasets.check_dataset` (headers first, then the data read through once).
 
-    Never raises for a bad file: the problem goes into `DatasetInfo.error`.
+    The verdict is cached per file version (path, size, mtime, inode, size limit), so listing
+    the folder again costs one `stat` per file. Never raises for a bad file: the problem goes
+    into `DatasetInfo.error`.
     """
     path = Path(path)
+    megabytes = 0.0
     try:
-        megabytes = path.stat().st_size / 1e6
-    except OSError:  # deleted since the folder was listed
-        megabytes = 0.0
+        stat = path.stat()
+        megabytes = stat.st_size / 1e6
+        return _describe(path, (stat.st_size, stat.st_mtime_ns, stat.st_ino),
+                         os.environ.get(MAX_BYTES_ENV))
+    except OSError as error:  # deleted since the folder was listed, unreadable: not cached
+        return _problem(path, megabytes, error)
+
+
+@functools.lru_cache(maxsize=256)
+def _describe(path: Path, version: tuple, max_bytes_text: str | None) -> DatasetInfo:
+    """`describe` for one version of the file; `version` and `max_bytes_text` key the cache."""
+    megabytes = version[0] / 1e6
     try:
-        header = read_header(path)
-    except (OSError, ValueError) as error:
-        message = str(error).replace(f"{path}: ", "").replace(str(path), "the file")
-        return DatasetInfo(path.stem, path, None, megabytes, None, None, message)
+        header = check_dataset(path)
+    except ValueError as error:  # DatasetFileError, or a bad size limit in the environment
+        return _problem(path, megabytes, error)
     return DatasetInfo(path.stem, path, header.n_images, megabytes, header.seed, header.spec.to_dict())
+
+
+def _problem(path: Path, megabytes: float, error: Exception) -> DatasetInfo:
+    message = str(error).replace(f"{path}: ", "").replace(str(path), "the file")
+    return DatasetInfo(path.stem, path, None, megabytes, None, None, message)
 
 
 def list_datasets(folder: Path | None = None) -> list[DatasetInfo]:

@@ -116,14 +116,17 @@ def elbo_figure(records: Sequence[Mapping[str, Any]], title: str = "", x: str = 
 
 def overlay_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = "val_loss",
                    x: str = "epoch") -> go.Figure:
-    """One curve of `metric` per run, to compare runs on one axis."""
+    """One curve of `metric` per run, to compare runs on one axis: a term in nats / image, or
+    ``r2_a`` / ``r2_cos_theta`` / ``r2_sin_theta``, how much of the flow's factors the
+    latent keeps (a folded latent stays near 0.9 in ``r2_a``)."""
     figure = go.Figure()
     for i, (name, records) in enumerate(runs.items()):
         xs, ys = series(records, metric, x, kind="epoch")
         figure.add_trace(go.Scatter(x=xs, y=ys, name=name, mode="lines+markers",
                                     line=dict(color=RUN_COLOURS[i % len(RUN_COLOURS)])))
     figure.update_layout(
-        xaxis_title=x, yaxis_title=f"{metric} (nats / image)", height=360,
+        xaxis_title=x, height=360,
+        yaxis_title=metric if metric.startswith("r2_") else f"{metric} (nats / image)",
         margin=dict(l=10, r=10, t=30, b=10),
     )
     return figure

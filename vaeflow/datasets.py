@@ -10,6 +10,8 @@ File layout (``np.savez``, read with ``allow_pickle=False``):
 Every reader goes through `read_header`, which checks a file from its `.npy` headers and its
 meta alone, before any image is read: `load_dataset` allocates only what the headers promise,
 and only when it is within `max_dataset_bytes()` and the file's own size (see `read_header`).
+`check_dataset` adds the data checks of `load_dataset` (CRC, finite factors) without keeping
+the images: the app's dataset list and `load_dataset` agree on every file.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import zipfile
 import zlib
@@ -28,6 +29,7 @@ import numpy as np
 from vaeflow import validate as _check
 from vaeflow.flows.spec import FlowSpec
 from vaeflow.io import atomic_path, check_format
+from vaeflow.npz import ArrayHeader, array_header, gigabytes
 from vaeflow.rendering import render_images
 
 FORMAT = "vaeflow.dataset"
@@ -39,11 +41,6 @@ VERSION = 1
 # sources that would hold more.
 DEFAULT_MAX_DATASET_BYTES = 4 * 2**30
 MAX_BYTES_ENV = "VAEFLOW_MAX_DATASET_BYTES"
-# A member of the archive may inflate to at most this many times its stored size (plus 1 MiB,
-# so small, very regular arrays pass): `save_dataset` stores arrays uncompressed (ratio 1) and
-# `np.savez_compressed` of real flow images compresses ~3-6×; a zip bomb inflates ~1000×.
-MAX_INFLATION = 50
-_INFLATION_SLACK = 2**20
 MAX_META_BYTES = 2**20  # the meta JSON is a few hundred bytes
 
 Progress = Callable[[int, int], None]  # (images done, images total)
@@ -130,11 +127,6 @@ def max_dataset_bytes() -> int:
 def dataset_bytes(n: int, image_size: int) -> int:
     """Bytes of n images (uint8, S×S×3) and their factors (float32, 2 each) in memory."""
     return int(n) * (int(image_size) ** 2 * 3 + 8)
-
-
-def gigabytes(nbytes: float) -> str:
-    """``"3.22 GB"``: a byte count for a message."""
-    return f"{nbytes / 1e9:.3g} GB" if nbytes >= 1e7 else f"{nbytes / 1e6:.3g} MB"
 
 
 def check_memory(what: str, nbytes: int, max_bytes: int | None = None) -> None:
@@ -238,22 +230,6 @@ def save_dataset(ds: FlowDataset, path: str | os.PathLike, *, overwrite: bool = 
 
 
 @dataclasses.dataclass(frozen=True)
-class ArrayHeader:
-    """What a `.npy` member of the archive declares, read without its data.
-
-    Attributes:
-        shape, dtype: as declared by the member's `.npy` header.
-        nbytes: bytes the array needs in memory (``prod(shape) · itemsize``).
-        stored_bytes: bytes the member takes in the archive (compressed size).
-    """
-
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    nbytes: int
-    stored_bytes: int
-
-
-@dataclasses.dataclass(frozen=True)
 class DatasetHeader:
     """A dataset file as its headers describe it: everything but the images and factors.
 
@@ -288,11 +264,12 @@ _FILE_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zli
 def read_header(path: str | os.PathLike, *, max_bytes: int | None = None) -> DatasetHeader:
     """Check a dataset file from its `.npy` headers and its meta JSON, without reading images.
 
-    This is the validator every reader shares: `load_dataset` refuses exactly the files this
-    refuses, plus files whose data turn out damaged (a CRC error, non-finite factors).
+    This is the check every reader shares: `load_dataset` refuses exactly the files this
+    refuses, plus files whose data turn out damaged (a CRC error, non-finite factors), which
+    `check_dataset` finds too by reading the data through.
 
     Refused before anything is allocated: a member that would inflate more than
-    `MAX_INFLATION` times its stored size, an array that declares more bytes than the
+    `vaeflow.npz.MAX_INFLATION` times its stored size, an array that declares more bytes than the
     archive holds for it, and arrays totalling more than `max_bytes` (default
     `max_dataset_bytes()`, i.e. ``$VAEFLOW_MAX_DATASET_BYTES``).
 
@@ -360,29 +337,7 @@ def _read_header(archive: zipfile.ZipFile, path: str, max_bytes: int) -> Dataset
 
 
 def _array_header(archive: zipfile.ZipFile, key: str, path: str) -> ArrayHeader:
-    info = archive.getinfo(f"{key}.npy")
-    if info.file_size > MAX_INFLATION * info.compress_size + _INFLATION_SLACK:
-        raise DatasetFileError(
-            f"{path}: {key} inflates from {gigabytes(info.compress_size)} to {gigabytes(info.file_size)} "
-            f"(over {MAX_INFLATION}x): refused as a possible zip bomb")
-    with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
-        else:
-            raise DatasetFileError(f"{path}: {key} is a .npy of unsupported version {version}")
-        data_bytes = info.file_size - member.tell()
-    if dtype.hasobject:
-        raise DatasetFileError(f"{path}: {key} holds Python objects (pickles are never loaded)")
-    if any(length < 0 for length in shape):
-        raise DatasetFileError(f"{path}: {key} declares a negative length in its shape {shape}")
-    nbytes = math.prod(shape) * dtype.itemsize  # Python ints: a forged shape cannot overflow
-    if nbytes > data_bytes:
-        raise DatasetFileError(f"{path}: {key} declares {shape} {dtype} ({gigabytes(nbytes)}) but the "
-                               f"archive holds {gigabytes(max(data_bytes, 0))} for it")
-    return ArrayHeader(tuple(shape), dtype, nbytes, info.compress_size)
+    return array_header(archive, f"{key}.npy", f"{path}: {key}", DatasetFileError)
 
 
 def _read_member(archive: zipfile.ZipFile, key: str, path: str) -> np.ndarray:
@@ -428,12 +383,48 @@ def load_dataset(path: str | os.PathLike, *, max_bytes: int | None = None) -> Fl
     """
     path = os.fspath(path)
     with _checked_archive(path, max_bytes) as (archive, header):
-        images = _read_member(archive, "images", path)
-        factors = _read_member(archive, "factors", path)
+        images, factors = _read_data(archive, path, keep_images=True)
     try:
         return FlowDataset(images, factors, header.spec, header.seed)
     except (TypeError, ValueError) as err:
         raise DatasetFileError(f"{path}: {err}") from None
+
+
+def check_dataset(path: str | os.PathLike, *, max_bytes: int | None = None) -> DatasetHeader:
+    """Check a dataset file as fully as `load_dataset` does, without keeping its images.
+
+    `read_header`'s checks first (bounded: nothing is read from a file it refuses), then the
+    data as `load_dataset` reads it: every byte of the images through the archive's CRC check,
+    1 MiB at a time, and the factors checked finite. So a file passes here exactly when
+    `load_dataset` would load it; the app's dataset list uses it (once per file version).
+
+    Raises:
+        FileNotFoundError, DatasetFileError: as `load_dataset`.
+    """
+    path = os.fspath(path)
+    with _checked_archive(path, max_bytes) as (archive, header):
+        _read_data(archive, path, keep_images=False)
+    return header
+
+
+def _read_data(archive: zipfile.ZipFile, path: str, *, keep_images: bool) -> tuple[np.ndarray | None, np.ndarray]:
+    """The images (None unless `keep_images`: then only read through, for the CRC check) and
+    the factors of an archive `_read_header` has accepted; damage in either is refused."""
+    if keep_images:
+        images = _read_member(archive, "images", path)
+    else:
+        images = None
+        try:
+            with archive.open("images.npy") as member:
+                while member.read(2**20):  # the CRC is checked when the end is reached
+                    pass
+        except _FILE_ERRORS as err:
+            raise DatasetFileError(f"{path} is truncated or corrupted (images): {err}") from None
+    factors = _read_member(archive, "factors", path)
+    bad = int(np.count_nonzero(~np.isfinite(factors)))
+    if bad:
+        raise DatasetFileError(f"{path}: factors must be finite, but {bad:,} value(s) are NaN or infinite")
+    return images, factors
 
 
 def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:

@@ -1,5 +1,9 @@
 """Files and names on disk: atomic writes (a reader never sees a half-written file, a crash never
-leaves one) and the names a user may give to the files and folders vaeflow makes."""
+leaves one) and the names a user may give to the files and folders vaeflow makes.
+
+The atomic writes are durable too: the data is fsync'ed before the rename that publishes it and
+the directory after, so after a power loss a path holds its old content or its new one, whole.
+"""
 
 from __future__ import annotations
 
@@ -35,10 +39,12 @@ def atomic_path(path: str | os.PathLike, suffix: str = "", *, overwrite: bool = 
             raise _exists(path)
         yield tmp_path
         os.chmod(tmp_path, _mode_for(path))
+        fsync(tmp_path)  # the data on disk before the name points at it
         if overwrite:
             os.replace(tmp_path, path)
         else:
             publish_exclusive(tmp_path, path)
+        fsync(path.parent)  # and the new name itself
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
@@ -62,13 +68,33 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield staging
         os.chmod(staging, _mode_for(path, 0o777))
+        fsync_tree(staging)
         shutil.rmtree(old, ignore_errors=True)
         if path.exists():
             os.replace(path, old)
         os.replace(staging, path)
+        fsync(path.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def fsync(path: str | os.PathLike) -> None:
+    """Flush the file or directory `path` to the disk (``os.fsync``): what it holds now, or for
+    a directory the names in it, survives a power loss, not only a killed process."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: str | os.PathLike) -> None:
+    """`fsync` every file and directory under `root`, the directories after their contents."""
+    for folder, _, files in os.walk(root, topdown=False):
+        for name in files:
+            fsync(os.path.join(folder, name))
+        fsync(folder)
 
 
 def publish_exclusive(tmp: Path, path: Path) -> None:

@@ -20,7 +20,8 @@ from explorer.widgets import PERSIST, STREAM, plan_text, train_config_ui
 
 LIVE_SECONDS = 1.5
 TABLE_SECONDS = 4.0
-OVERLAY_METRICS = ("val_loss", "val_reconstruction", "val_kl", "loss", "reconstruction", "kl")
+OVERLAY_METRICS = ("val_loss", "val_reconstruction", "val_kl", "loss", "reconstruction", "kl",
+                   "r2_a", "r2_cos_theta", "r2_sin_theta")
 
 
 @st.cache_resource
@@ -35,10 +36,16 @@ def device() -> str:
 
 
 def data_choices() -> list[tuple[str, str]]:
-    """Saved 36-px datasets as (label, path), then the stream of fresh images."""
+    """Saved 36-px datasets as (label, path), then the stream of fresh images.
+
+    A damaged dataset stays a choice, labelled with its problem (Start refuses it): were it
+    dropped, a choice made before the damage would silently fall back to another source."""
     choices = []
     for info in data_store.list_datasets():
-        if info.error is None and (info.spec or {}).get("image_size") == 36:
+        if info.error is not None:
+            problem = info.error if len(info.error) <= 90 else info.error[:89] + "…"
+            choices.append((f"{info.name} (damaged: {problem})", str(info.path)))
+        elif (info.spec or {}).get("image_size") == 36:
             choices.append((f"{info.name} ({info.n_images:,} images)", str(info.path)))
     choices.append(("fresh images every epoch (stream)", STREAM))
     return choices
@@ -51,6 +58,11 @@ def flash(kind: str, text: str) -> None:
 
 def start_run(root: str, name: str, config, model_config, data: str) -> None:
     """Launch the run, or say why not (never raises)."""
+    # The file may have changed since the list was drawn: the run would fail in the background.
+    problem = None if data == STREAM else data_store.describe(Path(data)).error
+    if problem:
+        flash("error", f"Cannot train on {Path(data).name}: {problem}")
+        return
     try:
         run = runner(root).start(name, config, data=data, model_config=model_config)
     except RunInProgressError as error:

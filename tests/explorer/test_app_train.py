@@ -8,6 +8,7 @@ import pytest
 import vaeflow
 
 from app_util import open_view
+from bad_datasets import flip_inside_member
 
 
 @pytest.fixture
@@ -39,6 +40,22 @@ def test_page_shows_the_device_and_the_saved_dataset(page, dirs):
     options = page.selectbox(key="train.data").options
     assert options == ["tiny (96 images)", "fresh images every epoch (stream)"]
     assert any("No runs yet" in i for i in _texts(page.info))
+
+
+def test_start_refuses_a_dataset_damaged_after_it_was_chosen(page, dirs):
+    data, runs = dirs
+    path = data / "tiny.npz"
+    page.selectbox(key="train.data").set_value(str(path))
+    page.text_input(key="train.name").set_value("on-damaged")
+    page.run()
+    path.write_bytes(flip_inside_member(path.read_bytes(), "images.npy"))  # a CRC error inside
+    page.button(key="train.start").click().run()
+    assert not page.exception
+    assert any("Cannot train on tiny.npz" in e and "corrupted (images)" in e
+               for e in _texts(page.error)), _texts(page.error)
+    assert not (runs / "on-damaged").exists() and not vaeflow.JobRunner(runs).active_runs()
+    box = page.selectbox(key="train.data")  # still the choice, labelled with its problem
+    assert box.value == str(path) and "tiny (damaged: " in box.options[0]
 
 
 def test_choosing_the_study_preset_loads_its_recipe(page):

@@ -5,7 +5,7 @@ import pytest
 
 import vaeflow
 from explorer import data_store
-from bad_datasets import BAD_FILES
+from bad_datasets import BAD_FILES, CONTENT_DAMAGE, flip_inside_member
 
 
 @pytest.fixture
@@ -66,13 +66,8 @@ def test_preview_is_the_start_of_the_generated_dataset():
     assert np.array_equal(images, full.images[:5]) and np.array_equal(factors, full.factors[:5])
 
 
-# Files whose damage shows only in the data (a CRC error in the images, NaN factors): the list
-# reads headers alone, so these are found when `load_dataset` reads the arrays.
-_CONTENT_DAMAGE = {"corrupted", "factors_nan"}
-
-
-@pytest.mark.parametrize("kind", sorted(set(BAD_FILES) - _CONTENT_DAMAGE))
-def test_the_list_refuses_every_file_load_dataset_refuses_from_its_header(kind, folder, small, tmp_path):
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_the_list_refuses_every_file_load_dataset_refuses(kind, folder, small, tmp_path):
     good = tmp_path / "elsewhere" / "good.npz"
     vaeflow.save_dataset(small, good)
     bad = folder / "bad.npz"
@@ -109,3 +104,28 @@ def test_a_save_that_lost_the_race_to_another_tab_is_refused(folder, small, monk
     with pytest.raises(ValueError, match="taken"):
         data_store.save(small, "flow")
     assert vaeflow.load_dataset(folder / "flow.npz").seed == 9
+
+
+@pytest.mark.parametrize("kind", sorted(CONTENT_DAMAGE))
+def test_damage_inside_the_data_is_named_in_the_list(kind, folder, small, tmp_path):
+    good = tmp_path / "elsewhere" / "good.npz"
+    vaeflow.save_dataset(small, good)
+    BAD_FILES[kind](folder / "bad.npz", good)
+    vaeflow.read_header(folder / "bad.npz")  # every header is intact
+    (info,) = data_store.list_datasets()
+    assert ("corrupted (images)" in info.error if "factors" not in kind
+            else "factors must be finite" in info.error), info.error
+
+
+def test_the_full_check_runs_once_per_file_version(folder, small, monkeypatch):
+    path = data_store.save(small, "six")
+    calls = []
+    real_check = data_store.check_dataset
+    monkeypatch.setattr(data_store, "check_dataset", lambda p: calls.append(p) or real_check(p))
+    for _ in range(3):
+        (info,) = data_store.list_datasets()
+    assert info.error is None and len(calls) == 1
+    # Damaged in place (same size): a new version of the file, checked again.
+    path.write_bytes(flip_inside_member(path.read_bytes(), "images.npy"))
+    (info,) = data_store.list_datasets()
+    assert "corrupted (images)" in info.error and len(calls) == 2

@@ -46,6 +46,14 @@ def test_overlay_has_one_curve_per_run():
     assert list(figure.data[1].y) == [379.0]
 
 
+def test_overlay_of_the_factor_r2_has_no_nats_axis():
+    records = [dict(r, r2_a=0.8 + 0.05 * r["epoch"]) for r in RECORDS if r["kind"] == "epoch"]
+    figure = overlay_figure({"a": records}, "r2_a")
+    assert list(figure.data[0].y) == pytest.approx([0.85, 0.9])
+    assert figure.layout.yaxis.title.text == "r2_a"
+    assert "nats" in overlay_figure({"a": records}, "val_kl").layout.yaxis.title.text
+
+
 def test_progress_reports_rate_fraction_and_eta():
     p = progress(RECORDS, epochs=4, steps_per_epoch=None)  # 20 steps/epoch from epoch 1
     assert p["step"] == 40 and p["epoch"] == 2 and p["images_per_s"] == 110.0

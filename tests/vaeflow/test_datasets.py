@@ -10,6 +10,7 @@ import pytest
 
 from vaeflow.datasets import (
     DatasetFileError,
+    check_dataset,
     FlowDataset,
     generate_dataset,
     load_dataset,
@@ -94,6 +95,10 @@ def test_bad_files_are_clear_value_errors(kind, small, tmp_path):
         load_dataset(bad)
     assert isinstance(info.value, ValueError)
     assert "\n" not in str(info.value)
+    with pytest.raises(DatasetFileError) as checked:  # the app's list: the same verdict
+        check_dataset(bad)
+    assert str(checked.value) == str(info.value)
+    assert check_dataset(good).n_images == len(small)
 
 
 def test_missing_file_is_file_not_found(tmp_path):

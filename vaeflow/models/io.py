@@ -16,7 +16,8 @@ shape checked.
 
 Both files are written atomically, weights first; the hash in config.json ties the pair, so a
 truncated, corrupted, swapped or foreign file is a `ValueError` on load, never a silently
-wrong model.
+wrong model. Before the hash, the file's size and its arrays' `.npy` headers are checked
+against the network, so a forged header cannot make a load allocate more than the model.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,7 @@ import numpy as np
 from vaeflow.io import atomic_path, check_format, write_json_atomic
 from vaeflow.models.config import ModelConfig
 from vaeflow.models.vae import VAE
+from vaeflow.npz import ArrayHeader, array_header, gigabytes
 
 FORMAT = "vaeflow.model"
 VERSION = 2
@@ -168,38 +172,83 @@ def read_weights(directory: Path, header: dict, variables) -> None:
     Arrays are matched to variables by path (``"keys": "path"`` in the header's weights entry);
     an older file without that entry holds arrays w000, w001, ... matched by position.
 
+    The file is bounded before it is hashed or read: its size by what this network's weights
+    can take, and every array's `.npy` header must fit its variable (shape, float dtype) and
+    what the file stores, so a forged header never makes it allocate more than the network.
+
     Raises:
-        ValueError: naming the file, for a missing, corrupted or truncated file, a path present
-            on one side only, or a shape that differs.
+        ValueError: naming the file, for a missing, corrupted, truncated, forged or oversized
+            file, a path present on one side only, or a shape that differs.
     """
     weights_path = directory / WEIGHTS_FILE
     if not weights_path.is_file():
         raise ValueError(f"no weights at {weights_path}")
+    variables = list(variables)
+    by_path = header["weights"].get("keys") == "path"
+
+    def match(stored: dict) -> list:
+        return (_match_by_path(weights_path, stored, variables) if by_path
+                else _match_by_position(weights_path, directory, stored, variables))
+
+    # Bounded before anything is hashed or allocated: the file's size, then every array's
+    # header must fit this network (a forged header could declare terabytes).
+    _check_arrays(weights_path, variables, match(_array_headers(weights_path, variables)))
     if _sha256(weights_path) != header["weights"].get("sha256"):
         raise ValueError(
             f"{weights_path} does not match the sha256 recorded in {directory / CONFIG_FILE}: "
             "the weights are corrupted or belong to another model"
         )
-    variables = list(variables)
     try:
         with np.load(weights_path, allow_pickle=False) as npz:
             stored = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise ValueError(f"{weights_path} is not a readable weights file: {error}") from None
-    if header["weights"].get("keys") == "path":
-        arrays = _match_by_path(weights_path, stored, variables)
-    else:
-        arrays = _match_by_position(weights_path, directory, stored, variables)
-    for variable, array in zip(variables, arrays):
-        if tuple(variable.shape) != array.shape:
-            raise ValueError(
-                f"{weights_path}: weight {variable.path} has shape {tuple(variable.shape)} in "
-                f"the network but {array.shape} in the file"
-            )
-        if array.dtype.kind != "f":
-            raise ValueError(f"{weights_path}: weight {variable.path} is {array.dtype}, not floating point")
+    arrays = match(stored)
+    _check_arrays(weights_path, variables, arrays)  # the file may have changed since
     for variable, array in zip(variables, arrays):
         variable.assign(array.astype(variable.dtype))
+
+
+# A weights file holds at most this many bytes per weight (float64, the widest float it may
+# store) plus this much per array (zip and .npy headers, the variable path) and in all.
+_MAX_BYTES_PER_WEIGHT = 8
+_ARRAY_OVERHEAD = 4096
+_FILE_OVERHEAD = 2**16
+
+
+def _array_headers(weights_path: Path, variables) -> dict[str, ArrayHeader]:
+    """The .npy headers of every array in the file, read without their data.
+
+    Raises:
+        ValueError: naming the file, when it is larger than this network's weights can be,
+            unreadable, or one of its arrays is forged (see `vaeflow.npz.array_header`).
+    """
+    limit = _FILE_OVERHEAD + sum(_MAX_BYTES_PER_WEIGHT * math.prod(v.shape) + _ARRAY_OVERHEAD
+                                 for v in variables)
+    size = weights_path.stat().st_size
+    if size > limit:
+        raise ValueError(f"{weights_path} holds {gigabytes(size)}, more than the weights of this "
+                         f"network can take ({gigabytes(limit)}): not its weights file")
+    try:
+        with zipfile.ZipFile(weights_path) as archive:
+            return {name.removesuffix(".npy"): array_header(archive, name, f"{weights_path}: {name}")
+                    for name in archive.namelist()}
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            RuntimeError) as error:
+        raise ValueError(f"{weights_path} is not a readable weights file: {error}") from None
+
+
+def _check_arrays(weights_path: Path, variables, arrays) -> None:
+    """Each array (or `ArrayHeader`) has its variable's shape and a float dtype."""
+    for variable, array in zip(variables, arrays):
+        if tuple(variable.shape) != tuple(array.shape):
+            raise ValueError(
+                f"{weights_path}: weight {variable.path} has shape {tuple(variable.shape)} in "
+                f"the network but {tuple(array.shape)} in the file"
+            )
+        if array.dtype.kind != "f" or array.dtype.itemsize > _MAX_BYTES_PER_WEIGHT:
+            raise ValueError(f"{weights_path}: weight {variable.path} is {array.dtype}, not "
+                             "float16, float32 or float64")
 
 
 def _match_by_path(weights_path: Path, stored: dict, variables) -> list[np.ndarray]:

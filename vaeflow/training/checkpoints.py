@@ -11,7 +11,9 @@ Layout under ``runs/<name>/checkpoints/``, kept by a `tf.train.CheckpointManager
 
 ``n`` counts saves, not steps (a step saved twice, mid-epoch and then at the epoch's end, gets
 two prefixes, so a save never overwrites the files of the checkpoint it replaces); the step is
-in the position. Only the newest checkpoint is kept. When the pointer is lost, the newest
+in the position. Only the newest checkpoint is kept, and the older one is deleted only once
+the new one is fsync'ed (TensorFlow writes without fsync): after a power loss, too, one of the
+two is whole on disk. When the pointer is lost, the newest
 ``ckpt-<n>`` on disk that loads is used (`StepCheckpoints.restore`). Directories from earlier versions
 (``step-<step>/ckpt.*`` + ``state.json``) are still read.
 """
@@ -27,6 +29,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from vaeflow.io import fsync
 
 
 class CheckpointError(ValueError):
@@ -64,11 +68,19 @@ class StepCheckpoints:
         """
         if self._manager is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._manager = tf.train.CheckpointManager(self._root, str(self.directory), max_to_keep=1)
+            # max_to_keep=2: the manager must not delete the previous checkpoint inside save(),
+            # before the new one is fsync'ed; the loop below deletes it once that is done.
+            self._manager = tf.train.CheckpointManager(self._root, str(self.directory), max_to_keep=2)
             # Number on from what is on disk, also when TensorFlow's pointer file is lost.
             self._root.save_counter.assign(max(_numbers(self.directory), default=0))
         self._position.assign(json.dumps({**state, "step": int(step)}))
         prefix = self._manager.save()
+        # TensorFlow does not fsync: make the new checkpoint and its pointer durable before the
+        # older one goes, so after a power loss one of the two is whole on disk.
+        for path in self.directory.glob(f"{Path(prefix).name}.*"):
+            fsync(path)
+        fsync(self.directory / "checkpoint")
+        fsync(self.directory)
         # Only now, with the new checkpoint complete and pointed to, do the older ones go
         # (also those the manager does not know of: a lost pointer, earlier versions' step-*).
         for number in _numbers(self.directory):

@@ -41,8 +41,12 @@ _TRAIN_FLAGS = {
     "stream_repeats": ("stream_repeats", _int, "epochs trained on each rendered set with --stream"),
     "time_limit": ("time_limit_s", _float, "stop after this many seconds of training"),
     "checkpoint_every": ("checkpoint_every_s", _float, "checkpoint at least every this many seconds"),
-    "beta_warmup_epochs": ("beta_warmup_epochs", _float, "KL warm-up: β rises linearly from 0 "
-                                                         "over this many epochs"),
+    "beta_warmup_epochs": ("beta_warmup_epochs", _float, "KL warm-up: β moves linearly from "
+                                                         "--beta-start over this many epochs"),
+    "beta_start": ("beta_start", _float, "β at the start of the KL warm-up (default 0; above "
+                                         "--beta anneals down)"),
+    "prior_warmup_epochs": ("prior_warmup_epochs", _float, "a flow prior stays N(0, I) for this "
+                                                           "many epochs, then learns"),
     "lr_warmup_epochs": ("lr_warmup_epochs", _float, "learning rate rises linearly from 0 over "
                                                      "this many epochs"),
     "init_from": ("init_from", str, "start from this model's weights (model or run directory); "

@@ -30,8 +30,15 @@ class TrainConfig(JsonRecord):
         learning_rate: Adam's step size (peak value under the cosine schedule); > 0.
         lr_schedule: ``"constant"`` or ``"cosine"`` (decays to 0 over ``epochs`` epochs).
         beta_warmup_epochs: KL warm-up: the KL weight of training step s (0-based) is
-            ``beta * min(1, (s + 1) / W)``, W = this many epochs of steps; 0 = none. Validation
-            always weighs the KL by ``beta``, so ``val_loss`` compares across the warm-up.
+            ``beta_start + (beta - beta_start) * min(1, (s + 1) / W)``, W = this many epochs of
+            steps; 0 = none. Validation always weighs the KL by ``beta``, so ``val_loss``
+            compares across the warm-up.
+        beta_start: the KL weight the warm-up starts from; ≥ 0. 0 is the usual warm-up; a value
+            above ``beta`` anneals the weight down to it instead.
+        prior_warmup_epochs: a flow prior stays at its start, the identity flow, so that
+            p(z) = N(0, I), for this many epochs (its layers get no updates), then learns; the
+            encoder first lays the codes out against the normal prior. No effect on a model
+            with the normal prior; 0 = none.
         lr_warmup_epochs: the learning rate rises linearly from 0 to ``learning_rate`` over this
             many epochs, then follows ``lr_schedule`` over the remaining epochs; 0 = none.
         init_from: a model or run directory whose weights the run starts from (every weight of
@@ -79,6 +86,8 @@ class TrainConfig(JsonRecord):
     learning_rate: float = 1e-3
     lr_schedule: str = "constant"
     beta_warmup_epochs: float = 0.0
+    beta_start: float = 0.0
+    prior_warmup_epochs: float = 0.0
     lr_warmup_epochs: float = 0.0
     init_from: str | None = None
     epochs: int = 30
@@ -114,7 +123,7 @@ class TrainConfig(JsonRecord):
         for name in ("beta", "learning_rate", "checkpoint_every_s"):
             _set(self, name, _check.real(field(name), getattr(self, name), positive=True))
         _set(self, "min_delta", _check.real(field("min_delta"), self.min_delta, low=0.0))
-        for name in ("beta_warmup_epochs", "lr_warmup_epochs"):
+        for name in ("beta_warmup_epochs", "beta_start", "prior_warmup_epochs", "lr_warmup_epochs"):
             _set(self, name, _check.real(field(name), getattr(self, name), low=0.0))
         if self.lr_warmup_epochs >= self.epochs:
             raise ValueError(f"TrainConfig.lr_warmup_epochs must be < epochs ({self.epochs}), "

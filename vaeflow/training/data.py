@@ -52,6 +52,7 @@ class FileSource:
                                    seed=config.validation_split_seed)
         self.train_images = check_images(train.images, image_size, f"training images of {config.data}")
         self.val_images = check_images(val.images, image_size, f"validation images of {config.data}")
+        self.val_factors = val.factors
         self.seed = config.seed
         self.label = str(config.data)
 
@@ -84,9 +85,9 @@ class StreamSource:
         self.size = config.stream_epoch_size
         self.repeats = config.stream_repeats
         self.label = "stream"
-        self.val_images = check_images(
-            self._render(config.stream_val_size, derived_seed(self.seed, 2)), image_size,
-            "stream validation images")
+        val = self._render(config.stream_val_size, derived_seed(self.seed, 2))
+        self.val_images = check_images(val.images, image_size, "stream validation images")
+        self.val_factors = val.factors
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         self._pending: dict[int, concurrent.futures.Future] = {}
         self._block: tuple[int, np.ndarray] | None = None
@@ -95,10 +96,10 @@ class StreamSource:
     def epoch_size(self) -> int:
         return self.size
 
-    def _render(self, n: int, seed: int) -> np.ndarray:
+    def _render(self, n: int, seed: int):
         from vaeflow.datasets import generate_dataset
 
-        return generate_dataset(n, seed, self.spec).images
+        return generate_dataset(n, seed, self.spec)
 
     def _submit(self, block: int) -> concurrent.futures.Future:
         if block not in self._pending:
@@ -109,7 +110,8 @@ class StreamSource:
     def epoch_images(self, epoch: int) -> np.ndarray:
         block = epoch // self.repeats
         if self._block is None or self._block[0] != block:
-            images = check_images(self._submit(block).result(), self.spec.image_size, "streamed images")
+            images = check_images(self._submit(block).result().images, self.spec.image_size,
+                                  "streamed images")
             self._pending.pop(block)
             self._block = (block, images)
             self._submit(block + 1)  # render ahead while this block trains

@@ -21,7 +21,8 @@ from typing import Any
 
 from vaeflow.io import describe_os_error
 from vaeflow.training.config import TrainConfig
-from vaeflow.training.runs import RunDir, process_stat, validate_run_name
+from vaeflow.training.runs import (LOCK_FD_ENV, LOCK_FILE, RunDir, RunLockedError, process_stat,
+                                  validate_run_name, write_lock_holder)
 
 # Summary columns a run list shows, in this order.
 HYPERPARAMETERS = ("preset", "latent_dim", "beta", "learning_rate", "lr_schedule", "batch_size",
@@ -127,13 +128,22 @@ class JobRunner:
         if len(active) >= self.max_active:
             raise RunInProgressError(
                 f"run {active[0]!r} is still training; stop it before starting {name!r}")
-        if run.is_locked():  # e.g. a `python -m vaeflow train` started outside this runner
-            raise RunInProgressError(f"run {name!r} is being trained by another process")
+        # The run's own lock, held from the checks below until the trainer takes it over: a
+        # `python -m vaeflow train` started outside this runner can never slip in between.
+        try:
+            with run.lock() as lock:
+                return self._claim_and_launch(run, config, data, model_config, resume, lock)
+        except RunLockedError:
+            raise RunInProgressError(f"run {name!r} is being trained by another process") from None
+
+    def _claim_and_launch(self, run: RunDir, config: TrainConfig, data, model_config: Any,
+                          resume: bool, lock: int) -> RunDir:
+        name = run.name
         if resume:
             if not run.read_config():
                 raise ValueError(f"run name {name!r} has no saved run to resume")
         else:
-            if run.exists() and any(run.path.iterdir()):
+            if any(path.name != LOCK_FILE for path in run.path.iterdir()):
                 raise ValueError(f"run name {name!r} is already used; choose another name")
             if data is not None:
                 data = str(data)
@@ -145,25 +155,26 @@ class JobRunner:
                 from vaeflow.models import ModelConfig
 
                 model_config = ModelConfig()
-            run.create()
             run.write_config({"train": config.to_dict(), "model": model_config.to_dict()})
         # "running" before the process exists, so a second start is refused at once; the
         # trainer rewrites it with its own pid, and a process that dies early is caught by pid.
         run.write_status("running", pid=None)
         command = [self.python, "-m", "vaeflow", "train", "--run-dir", str(run.path),
                    "--resume", "--no-progress"]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **self.env}
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **self.env,
+               LOCK_FD_ENV: str(lock)}
         with open(run.log_path, "ab") as log:
             log.write(f"$ {' '.join(command)}\n".encode())
             log.flush()
             try:
                 process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                            stdin=subprocess.DEVNULL, start_new_session=True,
-                                           env=env)
+                                           env=env, pass_fds=(lock,))
             except OSError as error:
                 run.write_status("failed", error=f"could not launch {command[0]}: {error}")
                 raise
         self._processes[process.pid] = process
+        write_lock_holder(lock, process.pid)  # the trainer holds the lock now, with us
         status = run.read_status()
         if status.get("state") == "running" and status.get("pid") is None:
             run.write_status("running", pid=process.pid)

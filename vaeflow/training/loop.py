@@ -381,7 +381,8 @@ class Loop:
         record = {"kind": "epoch", "epoch": self.epoch, "step": trainer.step,
                   **{k: (v / self.epoch_steps if self.epoch_steps else None)
                      for k, v in self.epoch_sums.items()},
-                  **{f"val_{k}": v for k, v in val.items()}, **trainer.schedule(),
+                  **{f"val_{k}": v for k, v in val.items()}, **self._factor_r2(),
+                  **trainer.schedule(),
                   "images_per_s": timed_epoch_steps * config.batch_size / max(train_seconds, 1e-9),
                   "time": self.elapsed()}
         if all(math.isfinite(v) for v in val.values()):
@@ -391,6 +392,17 @@ class Loop:
         if config.time_limit_s is not None and self.elapsed() >= config.time_limit_s:
             self.stop_reason = ("done", "time limit")
         self._call("on_epoch_end", record)
+
+    def _factor_r2(self) -> dict[str, float]:
+        """kNN R² of (a, cos θ, sin θ) from the validation images' posterior means
+        (`metrics.factor_r2`): how much of the flow's factors the latent keeps. A folded 2-D
+        latent shows as ``r2_a`` of 0.8-0.9 early in a run. Empty without factors."""
+        from vaeflow.metrics import factor_r2, posterior_means
+
+        factors = self.source.val_factors
+        if factors is None or len(factors) < 20:
+            return {}
+        return factor_r2(posterior_means(self.trainer.model, self.source.val_images), factors)
 
 
 def _resume(loop: Loop, checkpoints: StepCheckpoints, changes: tuple[str, ...]) -> None:

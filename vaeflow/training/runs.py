@@ -29,6 +29,8 @@ from vaeflow.io import check_name, write_json_atomic, write_text_atomic
 
 STATES = ("running", "done", "failed", "stopped")
 LOCK_FILE = ".lock"
+# The descriptor of a run's lock, held and passed on by the process that launched this one.
+LOCK_FD_ENV = "VAEFLOW_RUN_LOCK_FD"
 
 
 class RunLockedError(RuntimeError):
@@ -86,11 +88,14 @@ class RunDir:
 
     # the writer lock ---------------------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self) -> Iterator["RunDir"]:
+    def lock(self) -> Iterator[int]:
         """Hold the run's writer lock for the block, so one process at a time writes this run.
 
         The lock is an ``fcntl.flock`` on ``<run>/.lock`` (created on demand), released by the OS
         when the holder exits, even on ``kill -9``; the file keeps the holder's pid for messages.
+        Yields the lock file's descriptor. A process that launches the run's trainer passes it
+        on (``pass_fds=(fd,)`` and ``$VAEFLOW_RUN_LOCK_FD=fd``), and the trainer's `lock` takes
+        it over: the lock never lapses between the launcher's checks and the trainer.
 
         Raises:
             RunLockedError: naming the run and the pid of the process that holds it; nothing
@@ -98,26 +103,41 @@ class RunDir:
         """
         created = not self.path.exists()
         self.create()
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._handed_over_lock()
+        if fd is None:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a no-op on a handed-over lock
             except OSError as error:
                 if error.errno not in (errno.EWOULDBLOCK, errno.EACCES):
                     raise
                 raise RunLockedError(
                     f"run {self.name!r} ({str(self.path)!r}) is being trained by another process"
                     f"{_holder(fd)}; stop it first, or wait for it to finish") from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            yield self
+            write_lock_holder(fd, os.getpid())
+            yield fd
         finally:
-            os.close(fd)  # closing the descriptor releases the lock
+            os.close(fd)  # closing the last descriptor of the lock releases it
             if created and os.listdir(self.path) == [LOCK_FILE]:
                 # refused before writing anything (a typo'd --resume): leave no folder behind
                 self.lock_path.unlink(missing_ok=True)
                 with contextlib.suppress(OSError):
                     self.path.rmdir()
+
+    def _handed_over_lock(self) -> int | None:
+        """The descriptor of this run's lock file that the parent process passed on, if any."""
+        text = os.environ.pop(LOCK_FD_ENV, "")
+        if not text.isdigit():
+            return None
+        fd = int(text)
+        try:
+            if not os.path.samestat(os.fstat(fd), os.stat(self.lock_path)):
+                return None  # another run's, or a number that means nothing here
+        except OSError:
+            return None
+        os.set_inheritable(fd, False)
+        return fd
 
     def is_locked(self) -> bool:
         """Whether a process holds the run's writer lock now."""
@@ -296,6 +316,12 @@ class RunDir:
         # A progress bar redraws its line with \r: keep what a terminal would show.
         shown = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")]
         return "\n".join([line for line in shown if line.strip()][-lines:])
+
+
+def write_lock_holder(fd: int, pid: int) -> None:
+    """Record `pid` in the lock file open as `fd`, for the messages of refused writers."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{pid}\n".encode(), 0)
 
 
 def _holder(fd: int) -> str:

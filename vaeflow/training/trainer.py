@@ -82,6 +82,7 @@ class Trainer:
         with self.strategy.scope():
             self.model = build_model()
             self.beta_warmup_steps = config.beta_warmup_epochs * steps_per_epoch
+            self.prior_warmup_steps = config.prior_warmup_epochs * steps_per_epoch
             self.learning_rate = _learning_rate(config, steps_per_epoch)
             self.optimizer = keras.optimizers.Adam(learning_rate=self.learning_rate)
             if config.mixed_precision:
@@ -136,6 +137,14 @@ class Trainer:
             if self.config.mixed_precision:
                 loss = self.optimizer.scale_loss(loss)
         gradients = tape.gradient(loss, variables)
+        if self.prior_warmup_steps > 0:
+            # Adam moves a variable whose gradients have all been 0 by exactly 0.
+            learning = tf.cast(tf.cast(self.optimizer.iterations, tf.float32)
+                               >= self.prior_warmup_steps, tf.float32)
+            prior = {id(v) for net in getattr(self.model, "prior_conditioners", [])
+                     for v in net.trainable_variables}
+            gradients = [g * tf.cast(learning, g.dtype) if id(v) in prior and g is not None else g
+                         for g, v in zip(gradients, variables)]
         self.optimizer.apply_gradients(zip(gradients, variables))
         return {name: tf.cast(terms[name], tf.float32) for name in TERMS}
 
@@ -143,7 +152,8 @@ class Trainer:
         """The KL weight of training step `step` (0-based; a number or a float tensor)."""
         if self.beta_warmup_steps <= 0:
             return self.config.beta
-        return self.config.beta * tf.minimum(1.0, (step + 1.0) / self.beta_warmup_steps)
+        start, end = self.config.beta_start, self.config.beta
+        return start + (end - start) * tf.minimum(1.0, (step + 1.0) / self.beta_warmup_steps)
 
     def schedule(self) -> dict[str, float]:
         """The KL weight and learning rate of the last step taken: ``{"beta", "learning_rate"}``

@@ -118,7 +118,45 @@ def test_warmups_are_recorded_in_metrics_jsonl(tmp_path):
         assert r["val_loss"] == pytest.approx(r["val_reconstruction"] + 2.0 * r["val_kl"], rel=1e-5)
 
 
+def test_beta_start_above_beta_anneals_the_kl_weight_down(tmp_path):
+    data = small_dataset(tmp_path / "flow.npz")  # 9 steps of 32 per epoch
+    config = TrainConfig(data=str(data), epochs=3, batch_size=32, beta=1.0, beta_start=4.0,
+                         beta_warmup_epochs=2, steps_per_window=3)
+    run = RunDir(tmp_path, "anneal")
+    train(config, TINY, run)
+    epochs = [r for r in run.read_metrics() if r["kind"] == "epoch"]
+    # β(step s) = 4 + (1 − 4) · min(1, (s + 1) / 18), at each epoch's last step (s = 8, 17, 26)
+    assert [r["beta"] for r in epochs] == pytest.approx([2.5, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("prior_warmup_epochs, learned", [(2, False), (1, True)])
+def test_a_flow_prior_stays_normal_through_its_warmup(tmp_path, prior_warmup_epochs, learned):
+    data = small_dataset(tmp_path / "flow.npz")
+    config = TrainConfig(data=str(data), epochs=2, batch_size=32, learning_rate=3e-3,
+                         prior_warmup_epochs=prior_warmup_epochs)
+    model = train(config, FLOW_TINY, RunDir(tmp_path, "pw")).model
+    z = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    normal = -0.5 * np.sum(z ** 2, axis=1) - np.log(2 * np.pi)  # log N(z; 0, I_2)
+    moved = np.max(np.abs(model.prior().log_prob(z).numpy() - normal))
+    assert (moved > 1e-4) == learned, moved
+
+
+def test_epoch_records_carry_the_factor_r2_of_the_validation_images(tmp_path):
+    from vaeflow.metrics import factor_r2, posterior_means
+    from vaeflow.training.data import FileSource
+
+    data = small_dataset(tmp_path / "flow.npz")
+    config = TrainConfig(data=str(data), epochs=2, batch_size=32, val_fraction=0.2)
+    result = train(config, TINY, RunDir(tmp_path, "r2"))
+    last = [r for r in RunDir(tmp_path, "r2").read_metrics() if r["kind"] == "epoch"][-1]
+    source = FileSource(config, 36)
+    expected = factor_r2(posterior_means(result.model, source.val_images), source.val_factors)
+    assert {k: last[k] for k in expected} == pytest.approx(expected)
+
+
 def test_warmup_fields_are_validated():
+    with pytest.raises(ValueError, match="TrainConfig.beta_start"):
+        TrainConfig(beta_start=-0.5)
     with pytest.raises(ValueError, match="TrainConfig.beta_warmup_epochs"):
         TrainConfig(beta_warmup_epochs=-1)
     with pytest.raises(ValueError, match="TrainConfig.lr_warmup_epochs"):
