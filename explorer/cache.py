@@ -9,7 +9,6 @@ shipped pretrained weights are picked up without restarting the server. All math
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import gc
 from pathlib import Path
@@ -173,11 +172,11 @@ def manifold_data_uri(
 ) -> str:
     """An n×n mosaic of images decoded at the cell centres in one batch, as the PNG data URI
     the map figure embeds (decoded and encoded once per view)."""
-    from explorer.images import tile, to_png
+    from explorer.images import tile, to_data_uri
 
     centres = latent.cell_centres(x_range, y_range, n)
     images = latent.decode_uint8(get_decoder(ref), latent.embed_plane(centres, latent_dim, dims))
-    return "data:image/png;base64," + base64.b64encode(to_png(tile(images, n, pad=0))).decode("ascii")
+    return to_data_uri(tile(images, n, pad=0))
 
 
 @st.cache_data(max_entries=8, show_spinner="Encoding iso-a and iso-θ sweeps…")

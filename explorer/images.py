@@ -1,13 +1,15 @@
 """Small images shown large and crisp: nearest-neighbour upscaling, PNG bytes, grids.
 
 A 36×36 image stretched by the browser is smoothed into a blur; upscaling it here by an
-integer factor with pixel repetition and sending PNG (lossless; `st.image` would pick JPEG
-for an array) keeps every pixel a sharp square. Everything but `show_image_grid` is pure
+integer factor with pixel repetition and sending PNG keeps every pixel a sharp square. The
+PNG goes to `st.image` as a data URI (`to_data_uri`): bytes or an array would be re-opened
+and re-encoded as JPEG by Streamlit (blocky, and CPU per image), then fetched separately. Everything but `show_image_grid` is pure
 numpy / Pillow, so it is tested without a browser.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Sequence
 
@@ -77,6 +79,14 @@ def to_png(image: np.ndarray, factor: int = 1) -> bytes:
     buffer = io.BytesIO()
     to_pil(image, factor).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def to_data_uri(image: np.ndarray, factor: int = 1) -> str:
+    """One image -> ``data:image/png;base64,…``, upscaled by `factor` (lossless, as `to_png`).
+
+    `st.image` shows such a string as it is: no re-encoding, no media file, no extra fetch.
+    """
+    return "data:image/png;base64," + base64.b64encode(to_png(image, factor)).decode("ascii")
 
 
 def tile(images: np.ndarray, n_cols: int, *, pad: int = 2, pad_value: int = 0) -> np.ndarray:

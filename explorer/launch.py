@@ -23,6 +23,7 @@ OPTIONS: dict[str, str | bool] = {
     "server.headless": True,
     "server.runOnSave": False,
     "server.fileWatcherType": "none",
+    "runner.postScriptGC": False,
     "browser.gatherUsageStats": False,
     "client.toolbarMode": "minimal",
     "client.showErrorDetails": "none",

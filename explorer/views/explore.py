@@ -26,7 +26,7 @@ import streamlit as st
 
 from explorer import cache, view_state
 from explorer.animation import gif_bytes, strip_png
-from explorer.images import tile, to_png
+from explorer.images import tile, to_data_uri
 from explorer.latent_plots import COLOUR_BY, CYCLIC_SCALES, add_error_heatmap, latent_map_figure
 from explorer.selection import DATA_TRACE, GRID_TRACE, click_from_selection, trace_numbers
 from vaeflow import FlowSpec, latent
@@ -773,9 +773,10 @@ def _image(image: np.ndarray, factor: int, caption: str | None) -> None:
     """Show a uint8 image upscaled by `factor` (nearest neighbour) at exactly its pixel size.
 
     An explicit width: a long caption would otherwise widen the figure and the browser would
-    stretch the image with smoothing.
+    stretch the image with smoothing. A PNG data URI: Streamlit passes it on untouched (bytes
+    it would re-encode as JPEG, store as a media file and serve by a second request per image).
     """
-    st.image(to_png(image, factor), caption=caption, width=int(image.shape[1]) * factor)
+    st.image(to_data_uri(image, factor), caption=caption, width=int(image.shape[1]) * factor)
 
 
 def _tile(images: np.ndarray, n_cols: int) -> np.ndarray:

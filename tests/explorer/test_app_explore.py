@@ -6,10 +6,14 @@ Clicks on the Plotly map cannot be simulated here: tests/test_selection.py cover
 handling and tests/test_browser.py real clicks.
 """
 
+import base64
+import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer import cache
@@ -72,6 +76,19 @@ def test_page_shows_the_map_the_decoded_view_and_the_interpolation(app):
     assert _image_with_caption(app, "decoded prior mean").value
     assert _image_with_caption(app, "t = 0.50").value
     assert len(_trace(app, "path")["x"]) == 64
+
+
+def test_images_reach_the_browser_inline_as_lossless_png(app):
+    # Bytes handed to st.image were re-encoded as JPEG (blurred squares, CPU per image) and
+    # fetched by a second request each; a PNG data URI is shown exactly as encoded.
+    for prefix in ("decoded prior mean", "t = 0.50"):
+        (url,) = _image_with_caption(app, prefix).value
+        assert url.startswith("data:image/png;base64,"), url[:40]
+        pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+        factor = pixels.shape[0] // 36
+        assert pixels.shape == (36 * factor, 36 * factor, 3) and factor > 1
+        squares = np.repeat(np.repeat(pixels[::factor, ::factor], factor, axis=0), factor, axis=1)
+        np.testing.assert_array_equal(pixels, squares)  # every pixel a sharp square
 
 
 def test_colour_by_switches_the_colour_scale(app):

@@ -1,12 +1,13 @@
 """Crisp upscaling, PNG round trip and tiling of small images."""
 
+import base64
 import io
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.images import factor_for, tile, to_png, to_uint8, upscale
+from explorer.images import factor_for, tile, to_data_uri, to_png, to_uint8, upscale
 
 
 def _checker(h=4, w=5):
@@ -29,6 +30,13 @@ def test_png_is_lossless_and_upscaled():
     image = _checker()
     decoded = np.asarray(Image.open(io.BytesIO(to_png(image, 4))))
     assert np.array_equal(decoded, upscale(image, 4))
+
+
+def test_data_uri_holds_the_same_lossless_png():
+    image = _checker()
+    uri = to_data_uri(image, 4)
+    assert uri.startswith("data:image/png;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == to_png(image, 4)
 
 
 def test_float_images_are_rounded_and_clipped():
