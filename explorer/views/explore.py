@@ -251,7 +251,7 @@ def setup_ui(refs: list[cache.ModelRef]) -> tuple[Context | None, Context | None
             st.warning("Pick two different latent axes.")
             return None, None
         dims = (axes.index(x_axis), axes.index(y_axis))
-        st.caption("The other latent coordinates are held at 0 (the prior mean) for decoding.")
+        st.caption("The other latent coordinates are held at 0 (the origin, the mean of an N(0, I) prior) for decoding.")
     ctx = _on_plane(ctx, dims)
     other = None
     if compare_name != NO_COMPARE and ctx.latent_dim >= 2:
@@ -531,7 +531,7 @@ def decoded_view_ui(ctx: Context, other: Context | None) -> None:
     )
     point = state.get(KEY + "view") or {"xy": (0.0, 0.0), "index": None}
     if other is None:
-        _decoded(ctx, point, "decoded " + ("prior mean " if KEY + "view" not in state else "")
+        _decoded(ctx, point, "decoded " + ("origin " if KEY + "view" not in state else "")
                  + _describe(ctx, point), "decoded_view")
         _neighbours(ctx, point)
         error_cell_ui(ctx, point)
@@ -542,12 +542,12 @@ def decoded_view_ui(ctx: Context, other: Context | None) -> None:
     if KEY + "view" in state:
         mark = state.get(KEY + "mark") or carry(clicked, target, point)
     else:
-        mark = {"xy": (0.0, 0.0), "index": None}  # the prior mean in both
+        mark = {"xy": (0.0, 0.0), "index": None}  # the origin in both
     points = (point, mark) if side == 0 else (mark, point)
     cols = st.columns(3, gap="medium")
     for i, (model_ctx, model_point) in enumerate(zip((ctx, other), points)):
         with cols[i]:
-            how = ("clicked" if i == side else "nearest image ◇") if KEY + "view" in state else "prior mean"
+            how = ("clicked" if i == side else "nearest image ◇") if KEY + "view" in state else "origin"
             _decoded(model_ctx, model_point, f"{model_ctx.ref.name} · {how} · " + _describe(model_ctx, model_point),
                      ("decoded_view", "decoded_view_2")[i])
     with cols[2]:

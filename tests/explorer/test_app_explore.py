@@ -73,7 +73,7 @@ def test_page_shows_the_map_the_decoded_view_and_the_interpolation(app):
     assert len(dataset["x"]) == 150
     assert len(_trace(app, GRID_TRACE)["x"]) >= 50 * 50  # the click-catching grid
     assert _figure(app)["layout"]["images"], "manifold map missing"
-    assert _image_with_caption(app, "decoded prior mean").value
+    assert _image_with_caption(app, "decoded origin").value
     assert _image_with_caption(app, "t = 0.50").value
     assert len(_trace(app, "path")["x"]) == 64
 
@@ -81,7 +81,7 @@ def test_page_shows_the_map_the_decoded_view_and_the_interpolation(app):
 def test_images_reach_the_browser_inline_as_lossless_png(app):
     # Bytes handed to st.image were re-encoded as JPEG (blurred squares, CPU per image) and
     # fetched by a second request each; a PNG data URI is shown exactly as encoded.
-    for prefix in ("decoded prior mean", "t = 0.50"):
+    for prefix in ("decoded origin", "t = 0.50"):
         (url,) = _image_with_caption(app, prefix).value
         assert url.startswith("data:image/png;base64,"), url[:40]
         pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
@@ -254,7 +254,7 @@ def test_a_bad_link_opens_the_defaults_with_one_warning(monkeypatch, tiny_model_
     assert at.selectbox(key="explore_model").value == cache.PRETRAINED
     assert at.slider(key="explore_t").value == 0.5
     assert at.selectbox(key="explore_colour_by").value == "a"  # the good part still counts
-    assert _image_with_caption(at, "decoded prior mean").value
+    assert _image_with_caption(at, "decoded origin").value
     at.slider(key="explore_t").set_value(0.6).run()
     assert not _link_warnings(at)  # said once
 
@@ -350,8 +350,8 @@ def test_compare_mode_shows_two_maps_two_decodes_and_two_strips(monkeypatch, tin
     first, second = ([t for t in c["data"] if t.get("name") == DATA_TRACE][0] for c in charts)
     assert first["x"] != second["x"]  # each model's own encodings
     captions = [i.captions[0] for i in at.get("image") if i.captions]
-    assert any(c.startswith(f"{cache.PRETRAINED} · prior mean") for c in captions)
-    assert any(c.startswith("other-run · prior mean") for c in captions)
+    assert any(c.startswith(f"{cache.PRETRAINED} · origin") for c in captions)
+    assert any(c.startswith("other-run · origin") for c in captions)
     assert sum("frames from A" in c for c in captions) == 2
     assert sum(c.startswith(("other-run · t = 0.50", f"{cache.PRETRAINED} · t = 0.50")) for c in captions) == 2
     # the same two held-out images are interpolated in both: the second path starts at A's

@@ -147,7 +147,7 @@ def test_error_map_toggle_draws_the_heatmap_and_a_cell_click_shows_its_images(pa
     # heatmap rows go up the y axis; the caption counts rows from the top
     expected = f"(row {len(ys) - j}, column {i + 1})"
     page.wait_for_selector(".st-key-error_cell img", timeout=60_000)
-    assert expected not in page.inner_text(".st-key-error_cell")  # the prior mean's cell before
+    assert expected not in page.inner_text(".st-key-error_cell")  # the origin's cell before
     bu.click_latent(page, x, y)
     page.wait_for_function("([sel, text]) => document.querySelector(sel).innerText.includes(text)",
                            arg=[".st-key-error_cell", expected], timeout=60_000)

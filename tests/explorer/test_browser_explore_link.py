@@ -116,4 +116,4 @@ def test_view_survives_another_page_and_its_link_reopens_it(browser, app_url):
     alerts = other.locator("[data-testid='stAlert']").all_inner_texts()
     assert len(alerts) == 1 and 'z = "abc"' in alerts[0] and 't = "7"' in alerts[0], alerts
     assert other.locator("[data-testid='stException']").count() == 0
-    assert "prior mean" in other.inner_text(".st-key-decoded_view")
+    assert "origin" in other.inner_text(".st-key-decoded_view")

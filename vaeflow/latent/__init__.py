@@ -10,7 +10,7 @@ with `encode(x) -> distribution with .mean()` and `decode(z) -> images in [0, 1]
   y) down, so that decoding it in one batch and tiling row-major gives the manifold map as it
   sits on the plot.
 * `embed_plane`: a point (x, y) of the plotted plane -> a full latent vector, the other
-  coordinates at the prior mean 0.
+  coordinates at 0.
 * `nearest_index`: the row of a point cloud nearest (Euclidean) to each query.
 * `iso_factor_sweeps` / `iso_curves`: images that share one true factor (a fixed, θ swept; θ
   fixed, a swept), encoded: where the model puts each family of images.
