@@ -18,8 +18,9 @@ VIEWS_DIR = Path(__file__).resolve().parent / "views"
 def freeze_heap() -> bool:
     """Once per server, after a first page run: move every object alive (TensorFlow's modules,
     the compiled functions that run built) out of the cyclic collector's sight. Streamlit calls
-    Keras's clear_session and gc.collect(2) after every run; over TensorFlow's ~5·10⁵ objects
-    the two took 0.7-2 s on the 2-core box, on every Dataset control change (issue 10)."""
+    Keras's clear_session after every run, which collects; over TensorFlow's ~5·10⁵ objects
+    that took 0.7 s on the loaded 2-core box (and gc.collect(2), now off in config.toml,
+    1 s), on every Dataset control change (issue 10)."""
     gc.freeze()
     return True
 
