@@ -268,6 +268,12 @@ def test_corrupted_foreign_or_mismatched_checkpoints_are_clear_errors(tmp_path) 
     weights = (directory / "weights.npz").read_bytes()
 
     (directory / "weights.npz").write_bytes(weights[: len(weights) // 2])
+    # a cut archive fails its zip structure (read before the hash), a flipped byte its sha256
+    with pytest.raises(ValueError, match="weights.npz is not a readable weights file"):
+        load_model(directory)
+    flipped = bytearray(weights)
+    flipped[len(weights) // 2] ^= 0xFF
+    (directory / "weights.npz").write_bytes(bytes(flipped))
     with pytest.raises(ValueError, match="sha256"):
         load_model(directory)
 
@@ -281,8 +287,8 @@ def test_corrupted_foreign_or_mismatched_checkpoints_are_clear_errors(tmp_path) 
     with pytest.raises(ValueError, match="not valid JSON"):
         load_model(directory)
 
-    # Weights that match their hash but not the config: a narrower last decoder layer.
-    wider = {**header, "config": {**header["config"], "decoder_units": [384, 512, 128]}}
+    # Weights that match their hash but not the config: a wider last decoder layer.
+    wider = {**header, "config": {**header["config"], "decoder_units": [384, 512, 1024]}}
     (directory / "config.json").write_text(json.dumps(wider))
     with pytest.raises(ValueError, match="shape"):
         load_model(directory)
