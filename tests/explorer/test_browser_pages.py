@@ -176,6 +176,7 @@ def test_after_a_control_change_the_page_goes_idle_and_the_inspector_follows(bro
 
     for action in [press_slider, plus.click] * 3:
         time.sleep(0.5)
+        page.wait_for_function(f"() => ({_INSPECTED})() !== null", timeout=60_000)
         before = page.evaluate(_INSPECTED)
         bu.time_to_idle(page, action, bu.PREVIEW)
         first = page.locator(".st-key-dataset_preview [data-testid='stImageCaption']").first.inner_text()

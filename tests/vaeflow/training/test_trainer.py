@@ -61,8 +61,8 @@ def test_loss_falls_and_metrics_use_the_shared_names(data_file, tmp_path):
     epochs = [r for r in records if r["kind"] == "epoch"]
     windows = [r for r in records if r["kind"] == "window"]
     assert set(epochs[0]) == {"kind", "epoch", "step", "loss", "reconstruction", "kl", "val_loss",
-                              "val_reconstruction", "val_kl", "beta", "learning_rate",
-                              "images_per_s", "time"}
+                              "val_reconstruction", "val_kl", "r2_a", "r2_cos_theta",
+                              "r2_sin_theta", "beta", "learning_rate", "images_per_s", "time"}
     assert set(windows[0]) == {"kind", "epoch", "step", "loss", "reconstruction", "kl",
                                "beta", "learning_rate", "images_per_s", "time"}
     assert [r["epoch"] for r in epochs] == [1, 2, 3, 4]
