@@ -64,10 +64,13 @@ def streamlit_server(port: int | None = None, *, app: Path | None = None, env: d
                      timeout_s: float = 90.0, log_path: Path | None = None) -> Iterator[str]:
     """Run `streamlit run <app>` headless on localhost; yield its URL once /_stcore/health is ok.
 
-    The server (and its process group) is stopped on exit, whatever happens.
+    The server (and its process group) is stopped on exit, whatever happens; its output goes
+    to `log_path` (its folder is made) when given.
     """
     port = port or free_port()
     app = app or APP
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",

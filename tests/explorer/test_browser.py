@@ -21,7 +21,6 @@ ARTIFACTS = bu.REPO / "artifacts" / "browser"
 @pytest.fixture(scope="module")
 def app_url():
     bu.require_browser()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with bu.streamlit_server(log_path=ARTIFACTS / "streamlit.log", timeout_s=120) as url:
         yield url
 

@@ -22,7 +22,6 @@ DECODED_2 = ".st-key-decoded_view_2 img"
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     bu.require_browser()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     runs = tmp_path_factory.mktemp("runs")
     shutil.copytree(bu.REPO / "pretrained", runs / COPY / "model")
     (runs / COPY / "config.json").write_text('{"train": {"data": null}, "model": {}}')

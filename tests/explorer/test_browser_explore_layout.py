@@ -24,7 +24,6 @@ def runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_url(runs):
     bu.require_browser()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with bu.streamlit_server(log_path=ARTIFACTS / "streamlit_layout.log", timeout_s=120,
                              env={"VAEFLOW_RUNS_DIR": str(runs)}) as url:
         yield url

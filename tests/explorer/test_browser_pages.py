@@ -22,7 +22,6 @@ TIMEOUT_MS = 240_000  # the first run of a page imports TensorFlow; the box is s
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     bu.require_browser()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     root = tmp_path_factory.mktemp("pages")
     (root / "data").mkdir()
     vaeflow.save_dataset(vaeflow.generate_dataset(96, seed=0), root / "data" / "tiny.npz")

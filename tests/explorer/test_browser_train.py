@@ -34,9 +34,8 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_url(runs):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with bu.streamlit_server(env={"VAEFLOW_RUNS_DIR": str(runs)}, timeout_s=180,
-                             log_path=ARTIFACTS / "streamlit.log") as url:
+                             log_path=ARTIFACTS / "streamlit_train.log") as url:
         yield url
 
 
