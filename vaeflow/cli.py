@@ -105,6 +105,7 @@ def run_generate(args: argparse.Namespace) -> int:
     import os
 
     from vaeflow.datasets import check_memory, dataset_bytes, generate_dataset, save_dataset
+    from vaeflow.io import describe_os_error
 
     spec = spec_from_args(args)
     validate.integer("--n", args.n, low=1)
@@ -134,7 +135,10 @@ def run_generate(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - start
-    save_dataset(ds, args.out, overwrite=args.overwrite)
+    try:
+        save_dataset(ds, args.out, overwrite=args.overwrite)
+    except OSError as error:  # nothing is left behind: save_dataset writes atomically
+        raise OSError(describe_os_error(error, args.out)) from None
     print(
         f"wrote {args.out}: {len(ds)} images {spec.image_size}x{spec.image_size}x3, seed {args.seed}; "
         f"rendered in {seconds:.2f} s ({len(ds) / seconds:,.0f} images/s)"

@@ -52,6 +52,21 @@ def test_generate_does_not_replace_a_file_unless_asked(tmp_path, capsys):
     assert main(["generate", "--out", str(out), "--n", "2", "--no-progress", "--overwrite"]) == 0
 
 
+def test_generate_says_disk_full_and_where(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import vaeflow.datasets
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(vaeflow.datasets, "save_dataset", full)
+    out = tmp_path / "x.npz"
+    assert main(["generate", "--out", str(out), "--n", "2", "--no-progress"]) == 2
+    _one_error_line(capsys, f"disk full ({out})")
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("text, kind", [("[1, 2]", "a list"), ("null", "null"), ('{"train": 3}', "'train'"),
                                         ("{", "not valid JSON"), ("[" * 100_000 + "]" * 100_000, "")])
 def test_train_names_a_config_that_is_not_an_object(text, kind, tmp_path, capsys):
