@@ -70,7 +70,7 @@ def main() -> None:
     held_out = generate_dataset(args.n, seed=args.seed)
     if args.renderer == "study":
         # Same factors, pixels from the study's pyplot loop: the anchors' own held-out renderer.
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+        sys.path[:0] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."), os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests")]
         from reference_render import study_render_many
 
         a, theta = held_out.factors[:, 0], held_out.factors[:, 1]
