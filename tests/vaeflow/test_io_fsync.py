@@ -44,3 +44,22 @@ def test_an_atomic_directory_is_fsynced_whole_before_its_rename_then_its_parent(
     assert names.index(Path("sub/config.json")) < names.index(Path("sub")) < names.index(Path("."))
     assert names[-1] == tmp_path
     assert (path / "sub" / "config.json").read_text() == "{}"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name descriptors")
+def test_every_checkpoint_follows_an_fsync_of_the_records_it_counts(tmp_path, synced):
+    # A checkpoint at step s says every record up to s is written; a resume never writes them
+    # again, so after a power loss they must be on disk whenever the checkpoint is.
+    from training_util import TINY, small_config, small_dataset
+    from vaeflow.training.loop import train
+    from vaeflow.training.runs import RunDir
+
+    data = small_dataset(tmp_path / "data.npz", n=160)
+    run = RunDir(tmp_path / "runs", "r")
+    train(small_config(data, epochs=2, checkpoint_every_s=1e9), TINY, run)
+    checkpoint_pointer = run.checkpoints_dir / "checkpoint"
+    pointers = [i for i, p in enumerate(synced) if p == checkpoint_pointer]
+    records = [i for i, p in enumerate(synced) if p == run.metrics_path]
+    assert len(pointers) >= 3  # each epoch's end and the end
+    for before, pointer in zip([-1, *pointers], pointers):
+        assert any(before < i < pointer for i in records), "a checkpoint without its records synced"

@@ -283,6 +283,7 @@ class Checkpointing(Callback):
     def save(self, loop) -> None:
         if not self.checkpoints.finite():
             NonFiniteStop.fail(loop, "weights", {}, loop.epoch + (loop.step_in_epoch > 0))
+        loop.run.sync_metrics()  # the records this checkpoint counts as written, on disk first
         self.checkpoints.save(loop.trainer.step, loop.state())
         if self.pending_config is not None and self.validated:
             loop.run.write_config(self.pending_config)

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from vaeflow.io import check_name, write_json_atomic, write_text_atomic
+from vaeflow.io import check_name, fsync, write_json_atomic, write_text_atomic
 
 STATES = ("running", "done", "failed", "stopped")
 LOCK_FILE = ".lock"
@@ -176,6 +176,13 @@ class RunDir:
         with open(self.metrics_path, "a", encoding="utf-8") as stream:
             stream.write(line + "\n")
             stream.flush()
+
+    def sync_metrics(self) -> None:
+        """Make the records appended so far durable (``fsync``): a checkpoint claims them, so
+        they must reach the disk before it does, or a power loss could drop history that a
+        resume from that checkpoint never writes again."""
+        if self.metrics_path.exists():
+            fsync(self.metrics_path)
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """All complete records in order; a half-written last line is skipped."""
