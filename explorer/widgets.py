@@ -8,6 +8,7 @@ keys the CLI flags and the JSON files use.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Callable
 
 import streamlit as st
@@ -179,8 +180,12 @@ def train_config_ui(
     keep = dict(persist_state=PERSIST)
 
     labels = {value: label for label, value in datasets}
-    if st.session_state.get(k("data")) not in labels:  # a kept choice whose file is gone
+    kept = st.session_state.get(k("data"))
+    if kept not in labels:  # a kept choice whose file is gone: say so, never switch silently
         st.session_state.pop(k("data"), None)
+        if kept is not None:
+            st.warning(f"The dataset picked before, {Path(kept).name}, is no longer in the data "
+                       f"folder (deleted or moved): the data source is now {datasets[0][0]}.")
     data = st.selectbox("data", list(labels), format_func=labels.get, key=k("data"), **keep,
                         help="A saved dataset (split into train/validation), or fresh images "
                              "rendered every epoch.")

@@ -220,3 +220,14 @@ def test_the_form_keeps_its_values_across_pages(page, dirs):
     assert page.number_input(key="train.stream_epoch_size").value == 4096
     assert page.select_slider(key="train.learning_rate").value == 5e-4
     assert page.text_input(key="train.name").value == "kept-name"
+
+
+def test_a_picked_dataset_that_is_deleted_is_named_not_silently_replaced(page, dirs):
+    data, _ = dirs
+    path = data / "tiny.npz"
+    page.selectbox(key="train.data").set_value(str(path)).run()
+    path.unlink()
+    page.run()
+    assert not page.exception
+    assert page.selectbox(key="train.data").value != str(path)
+    assert any("tiny.npz" in w and "no longer in the data folder" in w for w in _texts(page.warning))
