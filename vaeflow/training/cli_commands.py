@@ -51,6 +51,8 @@ _TRAIN_FLAGS = {
                                                      "this many epochs"),
     "init_from": ("init_from", str, "start from this model's weights (model or run directory); "
                                     "layers it lacks, such as a flow prior, start fresh"),
+    "encoder_init": ("encoder_init", str, "random | pca: start q(z|x)'s mean at the images' "
+                                          "principal components"),
     "jit": ("jit_compile", str, "XLA for the train step: auto | on | off"),
     "distribute": ("distribute", str, "auto | none | mirrored | multi_worker"),
 }

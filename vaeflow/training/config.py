@@ -19,6 +19,7 @@ from vaeflow.records import JsonRecord
 _SCHEDULES = ("constant", "cosine")
 _DISTRIBUTE = ("auto", "none", "mirrored", "multi_worker")
 _JIT = ("auto", "on", "off")
+_ENCODER_INITS = ("random", "pca")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,10 @@ class TrainConfig(JsonRecord):
         init_from: a model or run directory whose weights the run starts from (every weight of
             that model must exist, same path and shape, in the new one; the new model's other
             weights, such as a flow prior's, keep their initialisation); None = from scratch.
+        encoder_init: ``"random"`` (Keras' initialisers) or ``"pca"``: before the first step, the
+            encoder's mean is fitted to the whitened top principal components of the first
+            training images (`vaeflow.training.warm_start`), the layout a 2-D latent should
+            unfold from. Not with ``init_from``.
         epochs: maximum number of epochs; ≥ 1.
         batch_size: global batch size (split across replicas); ≥ 1.
         seed: seeds initialisation, shuffles, the reparameterisation noise and streamed data.
@@ -90,6 +95,7 @@ class TrainConfig(JsonRecord):
     prior_warmup_epochs: float = 0.0
     lr_warmup_epochs: float = 0.0
     init_from: str | None = None
+    encoder_init: str = "random"
     epochs: int = 30
     batch_size: int = 128
     seed: int = 0
@@ -150,6 +156,10 @@ class TrainConfig(JsonRecord):
         _check.one_of(field("lr_schedule"), self.lr_schedule, _SCHEDULES)
         _check.one_of(field("jit_compile"), self.jit_compile, _JIT)
         _check.one_of(field("distribute"), self.distribute, _DISTRIBUTE)
+        _check.one_of(field("encoder_init"), self.encoder_init, _ENCODER_INITS)
+        if self.encoder_init != "random" and self.init_from is not None:
+            raise ValueError(f"TrainConfig.encoder_init must be 'random' with init_from (got "
+                             f"{self.encoder_init!r}): the weights come from {self.init_from!r}")
         if self.stream and self.data is not None:
             raise ValueError("TrainConfig.data must be None when TrainConfig.stream is True "
                              f"(got data={self.data!r}); choose one data source")

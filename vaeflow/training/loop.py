@@ -31,6 +31,7 @@ from vaeflow.training.provenance import data_source_record
 from vaeflow.training.process import RunLog, StopFlag
 from vaeflow.training.runs import RunDir
 from vaeflow.training.trainer import TERMS, Trainer, is_chief, make_strategy
+from vaeflow.training.warm_start import fit_encoder_to_pca
 
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
@@ -243,6 +244,8 @@ def _train_deterministically(config, model_config, run, start, build_model, prog
             log("restarted: deleted the run's metrics, model, checkpoints and TensorBoard events")
         elif run is not None and start.resume:
             _resume(loop, checkpoints, start.changes)
+        if config.encoder_init == "pca" and trainer.step == 0:  # a fresh start, not a resume
+            fit_encoder_to_pca(trainer, source.epoch_images(0), log)
         state, reason, _ = loop.run_all()
         best_val_loss = next((c.best_val_loss for c in callbacks if isinstance(c, BestModel)), None)
         if run is not None:

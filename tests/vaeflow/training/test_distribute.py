@@ -26,8 +26,10 @@ from vaeflow.training import RunDir, TrainConfig, train
 root = ROOT
 data = small_dataset(__import__("pathlib").Path(root) / "flow.npz")
 run = RunDir(root, "mirrored")
+import vaeflow.training.warm_start as warm_start
+warm_start.STEPS = 30  # the PCA warm start runs under the strategy too
 config = TrainConfig(data=str(data), distribute="mirrored", epochs=3, batch_size=32,
-                     learning_rate=3e-3, seed=0)
+                     learning_rate=3e-3, seed=0, encoder_init="pca")
 result = train(config, TINY, run)
 variables = [v.value for v in result.model.trainable_variables]
 components = [[np.array(c.numpy()) for c in v.values] for v in variables]
@@ -51,7 +53,7 @@ def test_mirrored_strategy_on_two_logical_cpus_trains_in_sync(tmp_path):
     completed = run_python(SCRIPT.replace("ROOT", repr(str(tmp_path))), timeout=240)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert "replicas: 2" in report["log"]
+    assert "replicas: 2" in report["log"] and "encoder warm start" in report["log"]
     assert report["variable_type"] == "MirroredVariable"
     assert len(report["devices"]) == 2 and all("CPU" in d for d in report["devices"])
     # all-reduced gradients keep every replica's copy identical although each saw other images
